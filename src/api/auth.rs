@@ -1,0 +1,192 @@
+//! Sign-in, token refresh, sign-out, and the caller's own account.
+
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize};
+use validator::Validate;
+
+use crate::api::AppState;
+use crate::auth::password::{hash_password, verify_dummy, verify_password};
+use crate::auth::tokens::{ACCESS_TOKEN_SECONDS, REFRESH_TOKEN_SECONDS};
+use crate::auth::Caller;
+use crate::domain::{text, Role};
+use crate::error::{Error, Result};
+use crate::store::users::{self as store, Refreshed, UserRow};
+
+#[derive(Debug, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    #[validate(length(min = 1, max = 64))]
+    username: String,
+    #[validate(length(min = 1, max = 1024))]
+    password: String,
+}
+
+#[derive(Debug, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    #[validate(length(min = 1, max = 256))]
+    refresh_token: String,
+}
+
+#[derive(Debug, Serialize)]
+struct TokenUser {
+    username: String,
+    role: Role,
+    scope: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct TokenResponse {
+    access_token: String,
+    refresh_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+    refresh_expires_in: i64,
+    user: TokenUser,
+}
+
+fn invalid_credentials() -> Error {
+    // One answer for an unknown user, a wrong password, a locked or a disabled account.
+    Error::Unauthorized("Invalid username or password.".into())
+}
+
+fn token_response(
+    state: &AppState,
+    user: &UserRow,
+    scope: Option<String>,
+    session_id: &str,
+    refresh_token: String,
+) -> TokenResponse {
+    TokenResponse {
+        access_token: state.keys.issue(user.id, session_id, user.token_version),
+        refresh_token,
+        token_type: "Bearer",
+        expires_in: ACCESS_TOKEN_SECONDS,
+        refresh_expires_in: REFRESH_TOKEN_SECONDS,
+        user: TokenUser {
+            username: user.username.clone(),
+            role: user.role(),
+            scope,
+        },
+    }
+}
+
+pub async fn login(state: web::Data<AppState>, body: web::Json<LoginRequest>) -> Result<HttpResponse> {
+    body.validate()?;
+    let LoginRequest { username, password } = body.into_inner();
+    let username = text::normalize(&username).to_lowercase();
+    let outcome = state
+        .db(move |conn| {
+            let now = crate::time::now();
+            let user = store::find_by_username(conn, &username)?;
+            let Some(user) = user.filter(|u| !u.is_locked(now)) else {
+                verify_dummy(&password);
+                return Ok(None);
+            };
+            if !verify_password(&password, &user.password_hash) {
+                if store::record_failed_login(conn, &user)? {
+                    tracing::warn!(username = %user.username, "account locked after repeated failed sign-ins");
+                }
+                return Ok(None);
+            }
+            if !user.active {
+                return Ok(None);
+            }
+            let session = store::start_session(conn, &user)?;
+            let scope = store::get_by_id(conn, user.id)?.scope;
+            Ok(Some((user, scope, session)))
+        })
+        .await?;
+    let (user, scope, session) = outcome.ok_or_else(invalid_credentials)?;
+    Ok(HttpResponse::Ok().json(token_response(
+        &state,
+        &user,
+        scope,
+        &session.session_id,
+        session.refresh_token,
+    )))
+}
+
+pub async fn refresh(state: web::Data<AppState>, body: web::Json<RefreshRequest>) -> Result<HttpResponse> {
+    body.validate()?;
+    let presented = body.into_inner().refresh_token;
+    let outcome = state
+        .db(move |conn| {
+            let refreshed = store::rotate_refresh_token(conn, &presented)?;
+            let scope = match &refreshed {
+                Refreshed::Rotated { user, .. } => store::get_by_id(conn, user.id)?.scope,
+                _ => None,
+            };
+            Ok((refreshed, scope))
+        })
+        .await?;
+    match outcome {
+        (
+            Refreshed::Rotated {
+                user,
+                session_id,
+                refresh_token,
+            },
+            scope,
+        ) => Ok(HttpResponse::Ok().json(token_response(&state, &user, scope, &session_id, refresh_token))),
+        (Refreshed::ReuseDetected, _) => {
+            tracing::warn!("refresh token reused; session revoked");
+            Err(Error::Unauthorized(
+                "This refresh token was already used; the session has been revoked. Sign in again.".into(),
+            ))
+        }
+        (Refreshed::Refused, _) => Err(Error::Unauthorized(
+            "The refresh token is invalid, expired or revoked.".into(),
+        )),
+    }
+}
+
+pub async fn logout(state: web::Data<AppState>, body: web::Json<RefreshRequest>) -> Result<HttpResponse> {
+    body.validate()?;
+    let presented = body.into_inner().refresh_token;
+    state.db(move |conn| store::logout(conn, &presented)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn me(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse> {
+    let user = state.db(move |conn| store::get_by_id(conn, caller.user_id)).await?;
+    Ok(crate::api::ok_with_etag(user.version, &user))
+}
+
+#[derive(Debug, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    #[validate(length(min = 1, max = 1024))]
+    current_password: String,
+    #[validate(length(min = 12, max = 1024, message = "Must be between 12 and 1024 characters long."))]
+    new_password: String,
+}
+
+/// Changes the caller's own password; their other sessions end.
+pub async fn change_password(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<PasswordChange>,
+) -> Result<HttpResponse> {
+    body.validate()?;
+    let PasswordChange {
+        current_password,
+        new_password,
+    } = body.into_inner();
+    state
+        .db(move |conn| {
+            let user = store::find_by_username(conn, &caller.username)?
+                .ok_or_else(|| Error::Unauthorized("The account no longer exists.".into()))?;
+            if !verify_password(&current_password, &user.password_hash) {
+                return Err(Error::invalid(
+                    "current_password",
+                    "user.wrong_password",
+                    "The current password is not correct.",
+                ));
+            }
+            let hash = hash_password(&new_password);
+            store::set_password(conn, user.id, &hash, caller.session_id.as_deref())
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

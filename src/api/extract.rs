@@ -1,0 +1,93 @@
+//! Extractors: the authenticated [`Caller`] (with the route's role check) and `If-Match`.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest};
+
+use crate::api::{access_of, AppState};
+use crate::auth::tokens::API_KEY_PREFIX;
+use crate::auth::{role_allows, Access, Caller};
+use crate::error::Error;
+use crate::store;
+
+impl FromRequest for Caller {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Caller, actix_web::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let bearer = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(|t| t.trim().to_string());
+        let access = req
+            .match_pattern()
+            .and_then(|pattern| access_of(req.method(), &pattern));
+        Box::pin(async move {
+            let state = state.ok_or_else(|| Error::Internal("no application state".into()))?;
+            // A route outside the table has no declared access: refuse rather than guess.
+            let access = access.ok_or_else(|| Error::Internal("route without access".into()))?;
+            let token = bearer.ok_or_else(|| {
+                Error::Unauthorized("Sign in and send the access token as a Bearer token.".into())
+            })?;
+            let caller = authenticate(&state, token).await?;
+            if access != Access::Public && !role_allows(caller.role, access) {
+                return Err(Error::forbidden(format!(
+                    "The {} role may not do this.",
+                    caller.role
+                ))
+                .into());
+            }
+            Ok(caller)
+        })
+    }
+}
+
+async fn authenticate(state: &AppState, token: String) -> Result<Caller, Error> {
+    let refused = || Error::Unauthorized("The token is invalid, expired or revoked.".into());
+    if token.starts_with(API_KEY_PREFIX) {
+        return state
+            .db(move |conn| store::users::caller_for_api_key(conn, &token))
+            .await?
+            .ok_or_else(refused);
+    }
+    let claims = state.keys.verify(&token).ok_or_else(refused)?;
+    let user_id: i64 = claims.sub.parse().map_err(|_| refused())?;
+    state
+        .db(move |conn| store::users::caller_for_session(conn, user_id, &claims.sid, claims.ver))
+        .await?
+        .ok_or_else(refused)
+}
+
+/// The ETag of a record version.
+pub fn etag(version: i64) -> String {
+    format!("\"{version}\"")
+}
+
+/// The version an update expects, from `If-Match`. Missing: 428. Not one of our ETags: it
+/// cannot match the current version, so 412 (with `i64::MIN` as a version no record has).
+pub struct IfMatch(pub i64);
+
+impl FromRequest for IfMatch {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<IfMatch, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let value = req
+            .headers()
+            .get(header::IF_MATCH)
+            .map(|v| v.to_str().unwrap_or("").trim().to_string());
+        std::future::ready(match value {
+            None => Err(Error::PreconditionRequired.into()),
+            Some(v) => {
+                let v = v.strip_prefix("W/").unwrap_or(&v);
+                Ok(IfMatch(v.trim_matches('"').parse().unwrap_or(i64::MIN)))
+            }
+        })
+    }
+}

@@ -1,0 +1,175 @@
+//! The HTTP API: handlers parse input and check the caller's role, the store (with the domain's
+//! rules) does the rest. Every route is declared once, in [`routes!`] below, with the access it
+//! requires: the same table registers the handlers, guards them (the [`Caller`](crate::auth::Caller)
+//! extractor looks the route up) and tells the access-matrix test which routes exist.
+
+mod api_keys;
+mod auth;
+pub mod extract;
+mod health;
+mod organizations;
+pub mod problem;
+pub mod request_id;
+mod users;
+
+use std::sync::Arc;
+
+use actix_web::http::Method;
+use actix_web::{web, HttpResponse};
+use serde::Serialize;
+
+use crate::auth::tokens::JwtKeys;
+use crate::auth::Access;
+use crate::db::{DbConn, DbPool};
+use crate::error::{Error, Result};
+
+/// What every handler can reach.
+pub struct AppState {
+    pub pool: DbPool,
+    pub keys: Arc<JwtKeys>,
+}
+
+impl AppState {
+    /// Runs `f` with a pooled connection on the blocking thread pool. A pool that stays
+    /// exhausted past its timeout answers 503 with Retry-After instead of hanging.
+    pub async fn db<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        web::block(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("blocking task failed: {e}")))?
+    }
+}
+
+/// One route: its method, its path pattern (as actix matches it) and the access it requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteInfo {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub access: Access,
+}
+
+macro_rules! routes {
+    ($( $path:literal { $( $method:ident => $handler:path, $access:expr; )+ } )+) => {
+        /// Every route of the API, in the order registered.
+        pub const ROUTES: &[RouteInfo] = &[
+            $( $( RouteInfo { method: stringify!($method), path: $path, access: $access }, )+ )+
+        ];
+
+        fn register(cfg: &mut web::ServiceConfig) {
+            $(
+                cfg.service(
+                    web::resource($path)
+                        $( .route(web::method(Method::$method).to($handler)) )+
+                );
+            )+
+        }
+    };
+}
+
+routes! {
+    "/health" { GET => health::health, Access::Public; }
+    "/ready" { GET => health::ready, Access::Public; }
+    "/openapi.yaml" { GET => health::openapi, Access::Public; }
+
+    "/api/v1/auth/login" { POST => auth::login, Access::Public; }
+    "/api/v1/auth/refresh" { POST => auth::refresh, Access::Public; }
+    "/api/v1/auth/logout" { POST => auth::logout, Access::Public; }
+    "/api/v1/me" { GET => auth::me, Access::Authenticated; }
+    "/api/v1/me/password" { PUT => auth::change_password, Access::Authenticated; }
+
+    "/api/v1/users" {
+        GET => users::list, Access::Admin;
+        POST => users::create, Access::Admin;
+    }
+    "/api/v1/users/{username}" {
+        GET => users::get, Access::Admin;
+        PATCH => users::update, Access::Admin;
+    }
+    "/api/v1/users/{username}/password" { POST => users::reset_password, Access::Admin; }
+
+    "/api/v1/api-keys" {
+        GET => api_keys::list, Access::Authenticated;
+        POST => api_keys::create, Access::Authenticated;
+    }
+    "/api/v1/api-keys/{id}" { DELETE => api_keys::revoke, Access::Authenticated; }
+
+    "/api/v1/organizations" {
+        GET => organizations::list, Access::OrganizationRead;
+        POST => organizations::create, Access::OrganizationWrite;
+    }
+    "/api/v1/organizations/{code}" {
+        GET => organizations::get, Access::OrganizationRead;
+        PATCH => organizations::update, Access::OrganizationWrite;
+    }
+    "/api/v1/organizations/{code}/dissolve" { POST => organizations::dissolve, Access::OrganizationWrite; }
+    "/api/v1/organizations/{code}/move" { POST => organizations::move_to, Access::OrganizationWrite; }
+    "/api/v1/organizations/{code}/tree" { GET => organizations::tree, Access::OrganizationRead; }
+}
+
+/// The access a route requires, by method and matched pattern.
+pub fn access_of(method: &Method, pattern: &str) -> Option<Access> {
+    ROUTES
+        .iter()
+        .find(|r| r.method == method.as_str() && r.path == pattern)
+        .map(|r| r.access)
+}
+
+/// Registers the routes, the extractor error handlers and the fallback for unknown routes.
+pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(max_body_bytes)
+            .content_type_required(true)
+            .error_handler(move |err, req| problem::json_error(err, req, max_body_bytes)),
+    )
+    .app_data(web::PayloadConfig::default().limit(max_body_bytes))
+    .app_data(web::QueryConfig::default().error_handler(problem::query_error))
+    .app_data(web::PathConfig::default().error_handler(problem::path_error))
+    .configure(register)
+    .default_service(web::to(problem::no_route));
+}
+
+/// 200 with a JSON body and the record's version as ETag.
+pub fn ok_with_etag(version: i64, body: &impl Serialize) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("ETag", extract::etag(version)))
+        .json(body)
+}
+
+/// 201 with Location and ETag.
+pub fn created(location: String, version: Option<i64>, body: &impl Serialize) -> HttpResponse {
+    let mut builder = HttpResponse::Created();
+    builder.insert_header(("Location", location));
+    if let Some(version) = version {
+        builder.insert_header(("ETag", extract::etag(version)));
+    }
+    builder.json(body)
+}
+
+/// `limit` of a list: default 50, at most 500.
+pub fn page_limit(limit: Option<i64>) -> Result<usize> {
+    match limit {
+        None => Ok(50),
+        Some(n) if (1..=500).contains(&n) => Ok(n as usize),
+        Some(_) => Err(Error::BadRequest {
+            detail: "limit must be between 1 and 500.".into(),
+            errors: vec![crate::error::FieldError::new(
+                "limit",
+                "range",
+                "Must be between 1 and 500.",
+            )],
+        }),
+    }
+}
+
+/// The OpenAPI description served at `/openapi.yaml`.
+pub fn openapi_yaml() -> &'static str {
+    health::OPENAPI_YAML
+}

@@ -1,0 +1,156 @@
+//! User management (administrators only; the route table enforces the role).
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use validator::Validate;
+
+use crate::api::extract::IfMatch;
+use crate::api::{created, ok_with_etag, page_limit, AppState};
+use crate::auth::password::hash_password;
+use crate::auth::Caller;
+use crate::domain::{text, Role};
+use crate::error::{Error, Result};
+use crate::store::users::{self as store, NewUser, UserFilter, UserPatch};
+
+fn username_shape(username: &str) -> Result<(), validator::ValidationError> {
+    let ok = username.len() >= 3
+        && username.len() <= 64
+        && username
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+        && username.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        let mut e = validator::ValidationError::new("pattern");
+        e.message = Some(
+            "Use 3 to 64 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit."
+                .into(),
+        );
+        Err(e)
+    }
+}
+
+#[derive(Debug, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct UserCreate {
+    #[validate(custom(function = "username_shape"))]
+    username: String,
+    #[validate(length(min = 12, max = 1024, message = "Must be between 12 and 1024 characters long."))]
+    password: String,
+    role: Role,
+    scope: Option<String>,
+    active: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserUpdate {
+    role: Option<Role>,
+    #[serde(default, deserialize_with = "crate::api::organizations::double_option")]
+    scope: Option<Option<String>>,
+    active: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordReset {
+    #[validate(length(min = 12, max = 1024, message = "Must be between 12 and 1024 characters long."))]
+    password: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    role: Option<Role>,
+    scope: Option<String>,
+    active: Option<bool>,
+    q: Option<String>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+pub async fn list(state: web::Data<AppState>, _caller: Caller, query: web::Query<ListQuery>) -> Result<HttpResponse> {
+    let q = query.into_inner();
+    let filter = UserFilter {
+        role: q.role,
+        scope: q.scope.map(|s| text::normalize(&s)),
+        active: q.active,
+        q: q.q.map(|s| text::normalize(&s)),
+        limit: page_limit(q.limit)?,
+        cursor: q.cursor,
+    };
+    let page = state.db(move |conn| store::list(conn, filter)).await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+pub async fn create(state: web::Data<AppState>, _caller: Caller, body: web::Json<UserCreate>) -> Result<HttpResponse> {
+    let mut body = body.into_inner();
+    body.username = text::normalize(&body.username).to_lowercase();
+    body.validate()?;
+    let scope = body.scope.map(|s| text::normalize(&s)).filter(|s| !s.is_empty());
+    let user = state
+        .db(move |conn| {
+            let password_hash = hash_password(&body.password);
+            store::create(
+                conn,
+                NewUser {
+                    username: body.username,
+                    password_hash,
+                    role: body.role,
+                    scope,
+                    active: body.active.unwrap_or(true),
+                },
+            )
+        })
+        .await?;
+    Ok(created(format!("/api/v1/users/{}", user.username), Some(user.version), &user))
+}
+
+pub async fn get(state: web::Data<AppState>, _caller: Caller, path: web::Path<String>) -> Result<HttpResponse> {
+    let username = path.into_inner().to_lowercase();
+    let user = state.db(move |conn| store::get(conn, &username)).await?;
+    Ok(ok_with_etag(user.version, &user))
+}
+
+pub async fn update(
+    state: web::Data<AppState>,
+    _caller: Caller,
+    path: web::Path<String>,
+    if_match: IfMatch,
+    body: web::Json<UserUpdate>,
+) -> Result<HttpResponse> {
+    let username = path.into_inner().to_lowercase();
+    let body = body.into_inner();
+    let patch = UserPatch {
+        role: body.role,
+        scope: body
+            .scope
+            .map(|s| s.map(|s| text::normalize(&s)).filter(|s| !s.is_empty())),
+        active: body.active,
+    };
+    let user = state
+        .db(move |conn| store::update(conn, &username, if_match.0, patch))
+        .await?;
+    Ok(ok_with_etag(user.version, &user))
+}
+
+pub async fn reset_password(
+    state: web::Data<AppState>,
+    _caller: Caller,
+    path: web::Path<String>,
+    body: web::Json<PasswordReset>,
+) -> Result<HttpResponse> {
+    body.validate()?;
+    let username = path.into_inner().to_lowercase();
+    let password = body.into_inner().password;
+    state
+        .db(move |conn| {
+            let user = store::find_by_username(conn, &username)?
+                .ok_or_else(|| Error::not_found(format!("User {username} was not found.")))?;
+            let hash = hash_password(&password);
+            store::set_password(conn, user.id, &hash, None)
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,175 @@
+//! Database access: the connection enum over PostgreSQL and SQLite, the pool, migrations and
+//! the one place where the two backends differ in Rust code ([`with_backend!`]).
+//!
+//! Everything else in the crate talks to [`DbConn`] and writes each query once.
+
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::result::Error as DieselError;
+use diesel::Connection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+/// One connection to either engine. Derived by diesel: queries written against it run on both.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Postgres(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}
+
+pub type DbPool = Pool<ConnectionManager<DbConn>>;
+pub type PooledConn = PooledConnection<ConnectionManager<DbConn>>;
+
+pub const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// Runs the same expression on the concrete connection of whichever backend `$conn` holds.
+///
+/// This macro is the only place where the backends are told apart: use it for the few
+/// statements that do not compile against the multi-backend (batch inserts, upserts,
+/// migrations, engine pragmas). `$c` is bound to `&mut PgConnection` or `&mut SqliteConnection`.
+#[macro_export]
+macro_rules! with_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConn::Postgres($c) => $body,
+            $crate::db::DbConn::Sqlite($c) => $body,
+        }
+    };
+}
+
+/// Which engine a database URL names. SQLite accepts any string as a file name, so the scheme
+/// decides, and anything that is not `postgres://` or `postgresql://` is SQLite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Postgres,
+    Sqlite,
+}
+
+impl Engine {
+    pub fn of(url: &str) -> Engine {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Engine::Postgres
+        } else {
+            Engine::Sqlite
+        }
+    }
+}
+
+/// The path of a SQLite database named by `sqlite://path`, `sqlite:path` or a bare path.
+pub fn sqlite_path(url: &str) -> &str {
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url)
+}
+
+/// Sets the SQLite pragmas that every pooled connection needs: WAL for concurrent readers,
+/// enforced foreign keys, and a busy timeout so that a second writer waits instead of failing.
+#[derive(Debug)]
+struct ConnectionSetup;
+
+impl CustomizeConnection<DbConn, diesel::r2d2::Error> for ConnectionSetup {
+    fn on_acquire(&self, conn: &mut DbConn) -> Result<(), diesel::r2d2::Error> {
+        if let DbConn::Sqlite(c) = conn {
+            c.batch_execute(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+            )
+            .map_err(diesel::r2d2::Error::QueryError)?;
+        }
+        Ok(())
+    }
+}
+
+/// Options of the pool that the server and the CLI share.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    pub max_size: u32,
+    /// How long a request waits for a free connection before the server sheds it with 503.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        PoolOptions {
+            max_size: 10,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Builds a pool for `url`. Creates the folder of a SQLite file if needed. The pool is lazy
+/// (`min_idle = 0`, no connection tested at build time) so that the server can start and report
+/// "not ready" while the database is down, then recover without a restart.
+pub fn build_pool(url: &str, options: &PoolOptions) -> Result<DbPool, String> {
+    let connect_url = match Engine::of(url) {
+        Engine::Postgres => url.to_string(),
+        Engine::Sqlite => {
+            let path = sqlite_path(url);
+            if let Some(dir) = std::path::Path::new(path).parent() {
+                if !dir.as_os_str().is_empty() {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                }
+            }
+            path.to_string()
+        }
+    };
+    let manager = ConnectionManager::<DbConn>::new(connect_url);
+    let pool = Pool::builder()
+        .max_size(options.max_size)
+        .min_idle(Some(0))
+        .connection_timeout(options.acquire_timeout)
+        .test_on_check_out(false)
+        .connection_customizer(Box::new(ConnectionSetup))
+        .build_unchecked(manager);
+    Ok(pool)
+}
+
+/// Applies every pending migration of the connection's engine; returns how many ran.
+pub fn run_migrations(conn: &mut DbConn) -> Result<usize, String> {
+    let result = match conn {
+        DbConn::Postgres(c) => c.run_pending_migrations(PG_MIGRATIONS).map(|v| v.len()),
+        DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+    };
+    result.map_err(|e| format!("migration failed: {e}"))
+}
+
+/// True when the connection's engine has no pending migration.
+pub fn migrations_are_current(conn: &mut DbConn) -> Result<bool, String> {
+    let pending = match conn {
+        DbConn::Postgres(c) => c.has_pending_migration(PG_MIGRATIONS),
+        DbConn::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS),
+    };
+    pending.map(|p| !p).map_err(|e| e.to_string())
+}
+
+/// Runs `f` in a write transaction. On SQLite the transaction begins `IMMEDIATE`, taking the
+/// write lock up front: a deferred transaction that reads first and writes later can fail with
+/// `SQLITE_BUSY` when another connection wrote in between, whatever the busy timeout.
+pub fn write_transaction<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    E: From<DieselError>,
+{
+    match conn {
+        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+        DbConn::Postgres(_) => {
+            <DbConn as Connection>::TransactionManager::begin_transaction(conn)?
+        }
+    }
+    match f(conn) {
+        Ok(value) => {
+            <DbConn as Connection>::TransactionManager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(err) => {
+            // The error that made us roll back is the one worth reporting.
+            let _ = <DbConn as Connection>::TransactionManager::rollback_transaction(conn);
+            Err(err)
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! The `party-records` command: serve (the default), migrate, create-user, openapi.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use party_records::auth::password::hash_password;
+use party_records::config::{self, Settings};
+use party_records::domain::{text, Role};
+use party_records::{db, store, telemetry, Application};
+
+#[derive(Parser)]
+#[command(name = "party-records", version, about = "Records of a provincial party organisation committee")]
+struct Cli {
+    /// Database: sqlite://path (embedded, the default) or postgres://user@host/db.
+    #[arg(long, env = "DATABASE_URL", default_value = config::DEFAULT_DATABASE_URL, global = true)]
+    database_url: String,
+
+    #[command(flatten)]
+    serve: ServeArgs,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "BIND_ADDR", default_value = config::DEFAULT_BIND, global = true)]
+    bind: String,
+    /// File holding the JWT signing secret (at least 32 bytes). `JWT_SECRET` may hold it instead.
+    #[arg(long, env = "JWT_SECRET_FILE", global = true)]
+    jwt_secret_file: Option<PathBuf>,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 1024 * 1024, global = true)]
+    max_body_bytes: usize,
+    /// Database connections in the pool.
+    #[arg(long, env = "DB_POOL_SIZE", default_value_t = 10, global = true)]
+    pool_size: u32,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "WORKERS", global = true)]
+    workers: Option<usize>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (the default).
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Create a user; the password is read from a prompt or, with --password-stdin, stdin.
+    CreateUser {
+        #[arg(long)]
+        username: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Code of the scope organisation (required for every role but admin).
+        #[arg(long)]
+        scope: Option<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Print the OpenAPI description of the API.
+    Openapi,
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| format!("expected one of: {}", Role::codes()))
+}
+
+fn main() -> ExitCode {
+    telemetry::init();
+    let cli = Cli::parse();
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(&cli.database_url, &cli.serve),
+        Command::Migrate => migrate(&cli.database_url),
+        Command::CreateUser {
+            username,
+            role,
+            scope,
+            password_stdin,
+        } => create_user(&cli.database_url, &username, role, scope, password_stdin),
+        Command::Openapi => {
+            print!("{}", party_records::api::openapi_yaml());
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn serve(database_url: &str, args: &ServeArgs) -> Result<(), String> {
+    let settings = Settings {
+        database_url: database_url.to_string(),
+        bind: args.bind.clone(),
+        jwt_secret: config::load_jwt_secret(
+            std::env::var("JWT_SECRET").ok(),
+            args.jwt_secret_file.clone(),
+        )?,
+        max_body_bytes: args.max_body_bytes,
+        pool_size: args.pool_size,
+        workers: args.workers,
+    };
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(&settings)?;
+        let users = {
+            let mut conn = app.pool().get().map_err(|e| e.to_string())?;
+            store::users::count(&mut conn).map_err(|e| e.to_string())?
+        };
+        let host = settings.bind.rsplit_once(':').map(|(h, _)| h).unwrap_or("127.0.0.1");
+        println!("party-records listening on http://{host}:{}", app.port());
+        println!("database: {}", redact(&settings.database_url));
+        if users == 0 {
+            println!("No user exists yet. Create the first administrator with:");
+            println!("    party-records create-user --username admin --role admin");
+            println!("(from a source checkout: cargo run --release -- create-user --username admin --role admin)");
+        } else {
+            println!(
+                "Sign in: POST http://{host}:{}/api/v1/auth/login with {{\"username\", \"password\"}}",
+                app.port()
+            );
+        }
+        println!("API description: http://{host}:{}/openapi.yaml", app.port());
+        app.run_until_stopped().await.map_err(|e| e.to_string())
+    })
+}
+
+/// The URL without a password, for printing.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{}@{}", &url[..scheme_end + 3], user, &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn connect(database_url: &str) -> Result<db::PooledConn, String> {
+    let pool = db::build_pool(database_url, &db::PoolOptions::default())?;
+    let mut conn = pool
+        .get()
+        .map_err(|e| format!("cannot connect to the database: {e}"))?;
+    db::run_migrations(&mut conn)?;
+    Ok(conn)
+}
+
+fn migrate(database_url: &str) -> Result<(), String> {
+    let pool = db::build_pool(database_url, &db::PoolOptions::default())?;
+    let mut conn = pool
+        .get()
+        .map_err(|e| format!("cannot connect to the database: {e}"))?;
+    let applied = db::run_migrations(&mut conn)?;
+    println!("{applied} migration(s) applied; the database is current.");
+    Ok(())
+}
+
+fn create_user(
+    database_url: &str,
+    username: &str,
+    role: Role,
+    scope: Option<String>,
+    password_stdin: bool,
+) -> Result<(), String> {
+    let password = if password_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| format!("cannot read the password: {e}"))?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    } else {
+        if !std::io::stdin().is_terminal() {
+            return Err("no terminal to ask for the password; use --password-stdin".into());
+        }
+        let first = rpassword::prompt_password(format!("Password for {username}: "))
+            .map_err(|e| e.to_string())?;
+        let second = rpassword::prompt_password("Repeat it: ").map_err(|e| e.to_string())?;
+        if first != second {
+            return Err("the two passwords differ".into());
+        }
+        first
+    };
+    if password.chars().count() < 12 {
+        return Err("the password must be at least 12 characters long".into());
+    }
+    let mut conn = connect(database_url)?;
+    let user = store::users::create(
+        &mut conn,
+        store::users::NewUser {
+            username: text::normalize(username).to_lowercase(),
+            password_hash: hash_password(&password),
+            role,
+            scope: scope.map(|s| text::normalize(&s)),
+            active: true,
+        },
+    )
+    .map_err(|e| match e {
+        party_records::error::Error::Unprocessable(errors) => errors
+            .into_iter()
+            .map(|e| e.message)
+            .collect::<Vec<_>>()
+            .join(" "),
+        other => other.to_string(),
+    })?;
+    println!(
+        "Created {} ({}{}).",
+        user.username,
+        user.role,
+        user.scope.map(|s| format!(", scope {s}")).unwrap_or_default()
+    );
+    Ok(())
+}

@@ -1,0 +1,557 @@
+//! Party organisations and their tree over time.
+//!
+//! The tree is the closure table `organization_tree` with validity periods (see the migration):
+//! the subtree of `A` on day `D` is one indexed lookup, `ancestor_id = A` and a period that
+//! holds on `D`; the caller's scope is the current subtree (open periods). Moves close the
+//! periods that cross the moving subtree's boundary and open new ones, so statistics for a past
+//! date still see the tree as it stood then.
+
+use std::collections::HashMap;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Date};
+use serde::Serialize;
+
+use crate::auth::Visibility;
+use crate::db::schema::{organization_tree as tree, organizations as orgs};
+use crate::db::{DbConn, MultiBackend};
+use crate::domain::organization::{self as rules, Lifetime, OrgKind};
+use crate::domain::text;
+use crate::error::{Error, Result};
+use crate::store::{check_version, decode_cursor, Page};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = orgs)]
+pub struct OrgRow {
+    pub id: i64,
+    pub code: String,
+    pub name: String,
+    pub kind: String,
+    pub established_on: NaiveDate,
+    pub dissolved_on: Option<NaiveDate>,
+    pub has_branch_committee: bool,
+    pub version: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl OrgRow {
+    pub fn kind(&self) -> OrgKind {
+        OrgKind::parse(&self.kind).expect("kind is CHECK-constrained")
+    }
+
+    pub fn lifetime(&self) -> Lifetime {
+        Lifetime {
+            established_on: self.established_on,
+            dissolved_on: self.dissolved_on,
+        }
+    }
+}
+
+/// An organisation as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Organization {
+    pub code: String,
+    pub name: String,
+    pub kind: OrgKind,
+    /// The current parent (the open period), `None` for a root.
+    pub parent_code: Option<String>,
+    pub established_on: NaiveDate,
+    pub dissolved_on: Option<NaiveDate>,
+    pub has_branch_committee: bool,
+    pub version: i64,
+    #[serde(serialize_with = "crate::time::ser")]
+    pub created_at: NaiveDateTime,
+    #[serde(serialize_with = "crate::time::ser")]
+    pub updated_at: NaiveDateTime,
+    /// The parent history, oldest first; only on single-record answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parents: Option<Vec<ParentPeriod>>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ParentPeriod {
+    pub parent_code: String,
+    pub valid_from: NaiveDate,
+    pub valid_to: Option<NaiveDate>,
+}
+
+impl Organization {
+    fn from_row(row: OrgRow, parent_code: Option<String>) -> Organization {
+        let kind = row.kind();
+        Organization {
+            code: row.code,
+            name: row.name,
+            kind,
+            parent_code,
+            established_on: row.established_on,
+            dissolved_on: row.dissolved_on,
+            has_branch_committee: row.has_branch_committee,
+            version: row.version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            parents: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TreeNode {
+    pub code: String,
+    pub name: String,
+    pub kind: OrgKind,
+    pub established_on: NaiveDate,
+    pub dissolved_on: Option<NaiveDate>,
+    pub has_branch_committee: bool,
+    pub children: Vec<TreeNode>,
+}
+
+/// Input of a new organisation, already normalised and validated for form by the API layer.
+#[derive(Debug, Clone)]
+pub struct NewOrganization {
+    pub code: String,
+    pub name: String,
+    pub kind: OrgKind,
+    pub parent_code: Option<String>,
+    pub established_on: NaiveDate,
+    pub dissolved_on: Option<NaiveDate>,
+    pub has_branch_committee: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OrganizationPatch {
+    pub name: Option<String>,
+    pub has_branch_committee: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub kind: Option<OrgKind>,
+    pub parent: Option<String>,
+    pub under: Option<String>,
+    pub on: Option<NaiveDate>,
+    pub q: Option<String>,
+    pub limit: usize,
+    pub cursor: Option<String>,
+}
+
+type Boxed<'a> = orgs::BoxedQuery<'a, MultiBackend>;
+
+/// A day after every real date: a period "holds on" it exactly when it is still open, so the
+/// same SQL finds the subtree of a past day and the current one.
+fn far_future() -> NaiveDate {
+    NaiveDate::from_ymd_opt(9999, 12, 31).expect("valid date")
+}
+
+/// The ids below `$ancestor` (itself included at depth 0) whose depth lies in
+/// `$min..=$max`, in the tree as it stood on `$day` (`far_future()` for the current tree).
+/// A macro because the subselect must stay unboxed to be embedded in a boxed query.
+macro_rules! descendants {
+    ($ancestor:expr, $min:expr, $max:expr, $day:expr) => {{
+        let day: NaiveDate = $day;
+        tree::table
+            .select(tree::descendant_id)
+            .filter(tree::ancestor_id.eq($ancestor))
+            .filter(tree::depth.between($min, $max))
+            .filter(tree::valid_from.le(day))
+            .filter(tree::valid_to.is_null().or(tree::valid_to.gt(day)))
+    }};
+}
+
+fn restrict(query: Boxed<'static>, vis: Visibility) -> Boxed<'static> {
+    match vis {
+        Visibility::All => query,
+        Visibility::Subtree(scope) => {
+            query.filter(orgs::id.eq_any(descendants!(scope, 0, i32::MAX, far_future())))
+        }
+    }
+}
+
+/// The organisation `code` if the caller may see it; 404 otherwise (missing or out of scope).
+pub fn find_visible(conn: &mut DbConn, vis: Visibility, code: &str) -> Result<OrgRow> {
+    restrict(orgs::table.into_boxed(), vis)
+        .filter(orgs::code.eq(code.to_string()))
+        .select(OrgRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| Error::not_found(format!("Organisation {code} was not found.")))
+}
+
+/// Like [`find_visible`], but a missing reference in a request body is a 422 on `field`.
+fn find_reference(
+    conn: &mut DbConn,
+    vis: Visibility,
+    code: &str,
+    field: &'static str,
+) -> Result<OrgRow> {
+    find_visible(conn, vis, code).map_err(|e| match e {
+        Error::NotFound(_) => Error::invalid(
+            field,
+            "organization.parent_not_found",
+            format!("There is no organisation with code {code}."),
+        ),
+        other => other,
+    })
+}
+
+fn current_parent_codes(conn: &mut DbConn, ids: &[i64]) -> Result<HashMap<i64, String>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(i64, String)> = tree::table
+        .inner_join(orgs::table.on(orgs::id.eq(tree::ancestor_id)))
+        .filter(tree::descendant_id.eq_any(ids.to_vec()))
+        .filter(tree::depth.eq(1))
+        .filter(tree::valid_to.is_null())
+        .select((tree::descendant_id, orgs::code))
+        .load(conn)?;
+    Ok(rows.into_iter().collect())
+}
+
+fn parent_history(conn: &mut DbConn, id: i64) -> Result<Vec<ParentPeriod>> {
+    let rows: Vec<(String, NaiveDate, Option<NaiveDate>)> = tree::table
+        .inner_join(orgs::table.on(orgs::id.eq(tree::ancestor_id)))
+        .filter(tree::descendant_id.eq(id))
+        .filter(tree::depth.eq(1))
+        .order(tree::valid_from.asc())
+        .select((orgs::code, tree::valid_from, tree::valid_to))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(parent_code, valid_from, valid_to)| ParentPeriod {
+            parent_code,
+            valid_from,
+            valid_to,
+        })
+        .collect())
+}
+
+fn full(conn: &mut DbConn, row: OrgRow) -> Result<Organization> {
+    let history = parent_history(conn, row.id)?;
+    let parent = history
+        .iter()
+        .find(|p| p.valid_to.is_none())
+        .map(|p| p.parent_code.clone());
+    let mut org = Organization::from_row(row, parent);
+    org.parents = Some(history);
+    Ok(org)
+}
+
+pub fn get(conn: &mut DbConn, vis: Visibility, code: &str) -> Result<Organization> {
+    let row = find_visible(conn, vis, code)?;
+    full(conn, row)
+}
+
+pub fn list(conn: &mut DbConn, vis: Visibility, filter: ListFilter) -> Result<Page<Organization>> {
+    let mut query = restrict(orgs::table.into_boxed(), vis);
+    if let Some(kind) = filter.kind {
+        query = query.filter(orgs::kind.eq(kind.as_str()));
+    }
+    if let Some(code) = &filter.parent {
+        let parent = find_visible(conn, vis, code)?;
+        let day = filter.on.unwrap_or_else(far_future);
+        query = query.filter(orgs::id.eq_any(descendants!(parent.id, 1, 1, day)));
+    }
+    if let Some(code) = &filter.under {
+        let root = find_visible(conn, vis, code)?;
+        let day = filter.on.unwrap_or_else(far_future);
+        query = query.filter(orgs::id.eq_any(descendants!(root.id, 0, i32::MAX, day)));
+    }
+    if let Some(day) = filter.on {
+        query = query
+            .filter(orgs::established_on.le(day))
+            .filter(orgs::dissolved_on.is_null().or(orgs::dissolved_on.gt(day)));
+    }
+    for word in filter.q.as_deref().map(text::search_words).unwrap_or_default() {
+        query = query.filter(orgs::search_name.like(format!("%{word}%")));
+    }
+    if let Some(cursor) = &filter.cursor {
+        query = query.filter(orgs::code.gt(decode_cursor(cursor)?));
+    }
+    let rows: Vec<OrgRow> = query
+        .order(orgs::code.asc())
+        .limit(filter.limit as i64 + 1)
+        .select(OrgRow::as_select())
+        .load(conn)?;
+    let page = Page::from_rows(rows, filter.limit, |r| r.code.clone());
+    let ids: Vec<i64> = page.items.iter().map(|r| r.id).collect();
+    let mut parents = current_parent_codes(conn, &ids)?;
+    Ok(Page {
+        next_cursor: page.next_cursor,
+        items: page
+            .items
+            .into_iter()
+            .map(|row| {
+                let parent = parents.remove(&row.id);
+                Organization::from_row(row, parent)
+            })
+            .collect(),
+    })
+}
+
+/// Creates an organisation and its tree periods. Only admins create roots (the API checks the
+/// role); a clerk's parent must be in scope, which `find_reference` enforces.
+pub fn create(conn: &mut DbConn, vis: Visibility, new: NewOrganization) -> Result<Organization> {
+    crate::db::write_transaction(conn, |conn| {
+        let taken: i64 = orgs::table
+            .filter(orgs::code.eq(&new.code))
+            .count()
+            .get_result(conn)?;
+        if taken > 0 {
+            return Err(Error::invalid(
+                "code",
+                "organization.code_taken",
+                format!("An organisation with code {} already exists.", new.code),
+            ));
+        }
+        let life = Lifetime {
+            established_on: new.established_on,
+            dissolved_on: new.dissolved_on,
+        };
+        rules::check_lifetime(life)?;
+        let parent = match &new.parent_code {
+            Some(code) => Some(find_reference(conn, vis, code, "parent_code")?),
+            None => None,
+        };
+        rules::check_parent_kind(new.kind, parent.as_ref().map(OrgRow::kind))?;
+        if let Some(parent) = &parent {
+            rules::check_parent_exists(
+                &parent.code,
+                parent.lifetime(),
+                new.established_on,
+                new.dissolved_on,
+            )?;
+        }
+
+        let now = crate::time::now();
+        let id: i64 = diesel::insert_into(orgs::table)
+            .values((
+                orgs::code.eq(&new.code),
+                orgs::name.eq(&new.name),
+                orgs::search_name.eq(text::fold(&new.name)),
+                orgs::kind.eq(new.kind.as_str()),
+                orgs::established_on.eq(new.established_on),
+                orgs::dissolved_on.eq(new.dissolved_on),
+                orgs::has_branch_committee.eq(new.has_branch_committee),
+                orgs::version.eq(1i64),
+                orgs::created_at.eq(now),
+                orgs::updated_at.eq(now),
+            ))
+            .returning(orgs::id)
+            .get_result(conn)?;
+
+        diesel::insert_into(tree::table)
+            .values((
+                tree::ancestor_id.eq(id),
+                tree::descendant_id.eq(id),
+                tree::depth.eq(0),
+                tree::valid_from.eq(new.established_on),
+            ))
+            .execute(conn)?;
+        if let Some(parent) = &parent {
+            // The child inherits every period of its parent's ancestry from its own
+            // establishment on, clipped to start no earlier than that day.
+            diesel::sql_query(
+                "INSERT INTO organization_tree (ancestor_id, descendant_id, depth, valid_from, valid_to) \
+                 SELECT ancestor_id, $1, depth + 1, \
+                        CASE WHEN valid_from > $2 THEN valid_from ELSE $2 END, valid_to \
+                 FROM organization_tree \
+                 WHERE descendant_id = $3 AND (valid_to IS NULL OR valid_to > $2)",
+            )
+            .bind::<BigInt, _>(id)
+            .bind::<Date, _>(new.established_on)
+            .bind::<BigInt, _>(parent.id)
+            .execute(conn)?;
+        }
+        let row = orgs::table.find(id).select(OrgRow::as_select()).first(conn)?;
+        full(conn, row)
+    })
+}
+
+pub fn update(
+    conn: &mut DbConn,
+    vis: Visibility,
+    code: &str,
+    expected_version: i64,
+    patch: OrganizationPatch,
+) -> Result<Organization> {
+    crate::db::write_transaction(conn, |conn| {
+        let row = find_visible(conn, vis, code)?;
+        check_version(expected_version, row.version)?;
+        let name = patch.name.unwrap_or(row.name);
+        let has_branch_committee = patch
+            .has_branch_committee
+            .unwrap_or(row.has_branch_committee);
+        diesel::update(orgs::table.find(row.id))
+            .set((
+                orgs::search_name.eq(text::fold(&name)),
+                orgs::name.eq(name),
+                orgs::has_branch_committee.eq(has_branch_committee),
+                orgs::version.eq(row.version + 1),
+                orgs::updated_at.eq(crate::time::now()),
+            ))
+            .execute(conn)?;
+        let row = orgs::table.find(row.id).select(OrgRow::as_select()).first(conn)?;
+        full(conn, row)
+    })
+}
+
+/// Giải thể: ends the organisation on `on`. It keeps its last place in the tree, so that its
+/// history (and discipline of a dissolved organisation) stays within the same scopes.
+pub fn dissolve(conn: &mut DbConn, vis: Visibility, code: &str, on: NaiveDate) -> Result<Organization> {
+    crate::db::write_transaction(conn, |conn| {
+        let row = find_visible(conn, vis, code)?;
+        let children: i64 = tree::table
+            .inner_join(orgs::table.on(orgs::id.eq(tree::descendant_id)))
+            .filter(tree::ancestor_id.eq(row.id))
+            .filter(tree::depth.eq(1))
+            .filter(tree::valid_to.is_null().or(tree::valid_to.gt(on)))
+            .filter(orgs::dissolved_on.is_null().or(orgs::dissolved_on.gt(on)))
+            .count()
+            .get_result(conn)?;
+        rules::check_dissolution(row.lifetime(), on, children as usize)?;
+        diesel::update(orgs::table.find(row.id))
+            .set((
+                orgs::dissolved_on.eq(Some(on)),
+                orgs::version.eq(row.version + 1),
+                orgs::updated_at.eq(crate::time::now()),
+            ))
+            .execute(conn)?;
+        let row = orgs::table.find(row.id).select(OrgRow::as_select()).first(conn)?;
+        full(conn, row)
+    })
+}
+
+/// Moves an organisation with its whole subtree under `parent_code` from `on`.
+pub fn move_to(
+    conn: &mut DbConn,
+    vis: Visibility,
+    code: &str,
+    parent_code: &str,
+    on: NaiveDate,
+) -> Result<Organization> {
+    crate::db::write_transaction(conn, |conn| {
+        let row = find_visible(conn, vis, code)?;
+        let parent = find_reference(conn, vis, parent_code, "parent_code")?;
+        rules::check_parent_kind(row.kind(), Some(parent.kind()))?;
+
+        let subtree: Vec<i64> = descendants!(row.id, 0, i32::MAX, far_future()).load(conn)?;
+        rules::check_no_cycle(subtree.contains(&parent.id))?;
+        let current_parent: Option<i64> = tree::table
+            .select(tree::ancestor_id)
+            .filter(tree::descendant_id.eq(row.id))
+            .filter(tree::depth.eq(1))
+            .filter(tree::valid_to.is_null())
+            .first(conn)
+            .optional()?;
+        rules::check_parent_changes(current_parent, parent.id)?;
+
+        // The last change that the move must come after: any open period of the moving subtree
+        // or of the new parent's ancestry.
+        let mut touched = subtree.clone();
+        touched.push(parent.id);
+        let last_change: Option<NaiveDate> = tree::table
+            .filter(tree::descendant_id.eq_any(touched))
+            .filter(tree::valid_to.is_null())
+            .select(diesel::dsl::max(tree::valid_from))
+            .first(conn)?;
+        rules::check_move_date(on, last_change.unwrap_or(row.established_on), row.lifetime())?;
+        rules::check_parent_exists(&parent.code, parent.lifetime(), on, row.dissolved_on)?;
+
+        // Close the periods linking the subtree to ancestors outside it…
+        diesel::update(
+            tree::table
+                .filter(tree::valid_to.is_null())
+                .filter(tree::descendant_id.eq_any(subtree.clone()))
+                .filter(tree::ancestor_id.ne_all(subtree.clone())),
+        )
+        .set(tree::valid_to.eq(Some(on)))
+        .execute(conn)?;
+        // …and open the new ones: every ancestor of the new parent (itself included) over
+        // every member of the subtree.
+        diesel::sql_query(
+            "INSERT INTO organization_tree (ancestor_id, descendant_id, depth, valid_from, valid_to) \
+             SELECT a.ancestor_id, s.descendant_id, a.depth + 1 + s.depth, $1, NULL \
+             FROM organization_tree a, organization_tree s \
+             WHERE a.descendant_id = $2 AND a.valid_to IS NULL \
+               AND s.ancestor_id = $3 AND s.valid_to IS NULL",
+        )
+        .bind::<Date, _>(on)
+        .bind::<BigInt, _>(parent.id)
+        .bind::<BigInt, _>(row.id)
+        .execute(conn)?;
+
+        diesel::update(orgs::table.find(row.id))
+            .set((
+                orgs::version.eq(row.version + 1),
+                orgs::updated_at.eq(crate::time::now()),
+            ))
+            .execute(conn)?;
+        let row = orgs::table.find(row.id).select(OrgRow::as_select()).first(conn)?;
+        full(conn, row)
+    })
+}
+
+/// The organisation and its subordinates down to `depth` levels, as the tree stood on `on`,
+/// with only the organisations existing that day.
+pub fn tree(
+    conn: &mut DbConn,
+    vis: Visibility,
+    code: &str,
+    on: NaiveDate,
+    depth: i32,
+) -> Result<TreeNode> {
+    let root = find_visible(conn, vis, code)?;
+    let exists = |day: NaiveDate| {
+        orgs::established_on
+            .le(day)
+            .and(orgs::dissolved_on.is_null().or(orgs::dissolved_on.gt(day)))
+    };
+    let rows: Vec<OrgRow> = tree::table
+        .inner_join(orgs::table.on(orgs::id.eq(tree::descendant_id)))
+        .filter(tree::ancestor_id.eq(root.id))
+        .filter(tree::depth.le(depth))
+        .filter(tree::valid_from.le(on))
+        .filter(tree::valid_to.is_null().or(tree::valid_to.gt(on)))
+        .filter(exists(on))
+        .select(OrgRow::as_select())
+        .load(conn)?;
+    if !rows.iter().any(|r| r.id == root.id) {
+        return Err(Error::not_found(format!(
+            "Organisation {code} did not exist on {on}."
+        )));
+    }
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let parent_of: Vec<(i64, i64)> = tree::table
+        .select((tree::descendant_id, tree::ancestor_id))
+        .filter(tree::descendant_id.eq_any(ids))
+        .filter(tree::depth.eq(1))
+        .filter(tree::valid_from.le(on))
+        .filter(tree::valid_to.is_null().or(tree::valid_to.gt(on)))
+        .load(conn)?;
+    let parent_of: HashMap<i64, i64> = parent_of.into_iter().collect();
+
+    let mut children: HashMap<i64, Vec<OrgRow>> = HashMap::new();
+    for row in rows.iter().filter(|r| r.id != root.id) {
+        if let Some(parent) = parent_of.get(&row.id) {
+            children.entry(*parent).or_default().push(row.clone());
+        }
+    }
+    fn build(row: OrgRow, children: &mut HashMap<i64, Vec<OrgRow>>) -> TreeNode {
+        let mut kids = children.remove(&row.id).unwrap_or_default();
+        kids.sort_by(|a, b| a.code.cmp(&b.code));
+        let kind = row.kind();
+        TreeNode {
+            code: row.code,
+            name: row.name,
+            kind,
+            established_on: row.established_on,
+            dissolved_on: row.dissolved_on,
+            has_branch_committee: row.has_branch_committee,
+            children: kids.into_iter().map(|k| build(k, children)).collect(),
+        }
+    }
+    let root_row = rows.into_iter().find(|r| r.id == root.id).expect("checked above");
+    Ok(build(root_row, &mut children))
+}
