@@ -22,7 +22,10 @@ pub struct Settings {
 /// Where the signing secret comes from, in order: `JWT_SECRET`, `--jwt-secret-file` /
 /// `JWT_SECRET_FILE`, else a development secret generated once into `data/jwt-secret`
 /// (readable by its owner only) and reused on later starts.
-pub fn load_jwt_secret(env_secret: Option<String>, file: Option<PathBuf>) -> Result<Vec<u8>, String> {
+pub fn load_jwt_secret(
+    env_secret: Option<String>,
+    file: Option<PathBuf>,
+) -> Result<Vec<u8>, String> {
     let secret = if let Some(secret) = env_secret.filter(|s| !s.is_empty()) {
         secret.into_bytes()
     } else if let Some(path) = file {
@@ -53,7 +56,8 @@ fn read_secret(path: &Path) -> Result<Vec<u8>, String> {
 fn write_private(path: &Path, content: &str) -> Result<(), String> {
     use std::io::Write;
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

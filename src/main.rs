@@ -12,7 +12,11 @@ use party_records::domain::{text, Role};
 use party_records::{db, store, telemetry, Application};
 
 #[derive(Parser)]
-#[command(name = "party-records", version, about = "Records of a provincial party organisation committee")]
+#[command(
+    name = "party-records",
+    version,
+    about = "Records of a provincial party organisation committee"
+)]
 struct Cli {
     /// Database: sqlite://path (embedded, the default) or postgres://user@host/db.
     #[arg(long, env = "DATABASE_URL", default_value = config::DEFAULT_DATABASE_URL, global = true)]
@@ -216,7 +220,9 @@ fn create_user(
         "Created {} ({}{}).",
         user.username,
         user.role,
-        user.scope.map(|s| format!(", scope {s}")).unwrap_or_default()
+        user.scope
+            .map(|s| format!(", scope {s}"))
+            .unwrap_or_default()
     );
     Ok(())
 }

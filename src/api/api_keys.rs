@@ -26,24 +26,36 @@ pub struct ApiKeyCreate {
     expires_at: Option<DateTime<Utc>>,
 }
 
-pub async fn list(state: web::Data<AppState>, caller: Caller, query: web::Query<ListQuery>) -> Result<HttpResponse> {
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse> {
     let username = match query.into_inner().username.map(|u| u.to_lowercase()) {
         Some(other) if other != caller.username => {
             if !caller.is_admin() {
-                return Err(Error::forbidden("Only administrators see other users' API keys."));
+                return Err(Error::forbidden(
+                    "Only administrators see other users' API keys.",
+                ));
             }
             other
         }
         _ => caller.username.clone(),
     };
-    let items = state.db(move |conn| store::list_api_keys(conn, &username)).await?;
+    let items = state
+        .db(move |conn| store::list_api_keys(conn, &username))
+        .await?;
     Ok(HttpResponse::Ok().json(Page {
         items,
         next_cursor: None,
     }))
 }
 
-pub async fn create(state: web::Data<AppState>, caller: Caller, body: web::Json<ApiKeyCreate>) -> Result<HttpResponse> {
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<ApiKeyCreate>,
+) -> Result<HttpResponse> {
     let mut body = body.into_inner();
     body.name = text::normalize(&body.name);
     body.validate()?;
@@ -58,12 +70,26 @@ pub async fn create(state: web::Data<AppState>, caller: Caller, body: web::Json<
     let key = state
         .db(move |conn| store::create_api_key(conn, caller.user_id, &body.name, expires_at))
         .await?;
-    Ok(created(format!("/api/v1/api-keys/{}", key.key.id), None, &key))
+    Ok(created(
+        format!("/api/v1/api-keys/{}", key.key.id),
+        None,
+        &key,
+    ))
 }
 
-pub async fn revoke(state: web::Data<AppState>, caller: Caller, path: web::Path<i64>) -> Result<HttpResponse> {
+pub async fn revoke(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<i64>,
+) -> Result<HttpResponse> {
     let id = path.into_inner();
-    let owner = if caller.is_admin() { None } else { Some(caller.user_id) };
-    state.db(move |conn| store::revoke_api_key(conn, id, owner)).await?;
+    let owner = if caller.is_admin() {
+        None
+    } else {
+        Some(caller.user_id)
+    };
+    state
+        .db(move |conn| store::revoke_api_key(conn, id, owner))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -71,7 +71,10 @@ fn token_response(
     }
 }
 
-pub async fn login(state: web::Data<AppState>, body: web::Json<LoginRequest>) -> Result<HttpResponse> {
+pub async fn login(
+    state: web::Data<AppState>,
+    body: web::Json<LoginRequest>,
+) -> Result<HttpResponse> {
     body.validate()?;
     let LoginRequest { username, password } = body.into_inner();
     let username = text::normalize(&username).to_lowercase();
@@ -107,7 +110,10 @@ pub async fn login(state: web::Data<AppState>, body: web::Json<LoginRequest>) ->
     )))
 }
 
-pub async fn refresh(state: web::Data<AppState>, body: web::Json<RefreshRequest>) -> Result<HttpResponse> {
+pub async fn refresh(
+    state: web::Data<AppState>,
+    body: web::Json<RefreshRequest>,
+) -> Result<HttpResponse> {
     body.validate()?;
     let presented = body.into_inner().refresh_token;
     let outcome = state
@@ -128,11 +134,18 @@ pub async fn refresh(state: web::Data<AppState>, body: web::Json<RefreshRequest>
                 refresh_token,
             },
             scope,
-        ) => Ok(HttpResponse::Ok().json(token_response(&state, &user, scope, &session_id, refresh_token))),
+        ) => Ok(HttpResponse::Ok().json(token_response(
+            &state,
+            &user,
+            scope,
+            &session_id,
+            refresh_token,
+        ))),
         (Refreshed::ReuseDetected, _) => {
             tracing::warn!("refresh token reused; session revoked");
             Err(Error::Unauthorized(
-                "This refresh token was already used; the session has been revoked. Sign in again.".into(),
+                "This refresh token was already used; the session has been revoked. Sign in again."
+                    .into(),
             ))
         }
         (Refreshed::Refused, _) => Err(Error::Unauthorized(
@@ -141,15 +154,22 @@ pub async fn refresh(state: web::Data<AppState>, body: web::Json<RefreshRequest>
     }
 }
 
-pub async fn logout(state: web::Data<AppState>, body: web::Json<RefreshRequest>) -> Result<HttpResponse> {
+pub async fn logout(
+    state: web::Data<AppState>,
+    body: web::Json<RefreshRequest>,
+) -> Result<HttpResponse> {
     body.validate()?;
     let presented = body.into_inner().refresh_token;
-    state.db(move |conn| store::logout(conn, &presented)).await?;
+    state
+        .db(move |conn| store::logout(conn, &presented))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 pub async fn me(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse> {
-    let user = state.db(move |conn| store::get_by_id(conn, caller.user_id)).await?;
+    let user = state
+        .db(move |conn| store::get_by_id(conn, caller.user_id))
+        .await?;
     Ok(crate::api::ok_with_etag(user.version, &user))
 }
 
@@ -158,7 +178,11 @@ pub async fn me(state: web::Data<AppState>, caller: Caller) -> Result<HttpRespon
 pub struct PasswordChange {
     #[validate(length(min = 1, max = 1024))]
     current_password: String,
-    #[validate(length(min = 12, max = 1024, message = "Must be between 12 and 1024 characters long."))]
+    #[validate(length(
+        min = 12,
+        max = 1024,
+        message = "Must be between 12 and 1024 characters long."
+    ))]
     new_password: String,
 }
 

@@ -23,7 +23,10 @@ impl FromRequest for Caller {
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(|t| t.trim().to_string());
         let access = req
             .match_pattern()
@@ -37,11 +40,9 @@ impl FromRequest for Caller {
             })?;
             let caller = authenticate(&state, token).await?;
             if access != Access::Public && !role_allows(caller.role, access) {
-                return Err(Error::forbidden(format!(
-                    "The {} role may not do this.",
-                    caller.role
-                ))
-                .into());
+                return Err(
+                    Error::forbidden(format!("The {} role may not do this.", caller.role)).into(),
+                );
             }
             Ok(caller)
         })

@@ -13,7 +13,9 @@ pub async fn health() -> HttpResponse {
 
 /// The database answers and every migration is applied.
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse> {
-    let current = state.db(|conn| crate::db::migrations_are_current(conn).map_err(Error::Unavailable)).await?;
+    let current = state
+        .db(|conn| crate::db::migrations_are_current(conn).map_err(Error::Unavailable))
+        .await?;
     if current {
         Ok(HttpResponse::Ok().json(json!({"status": "ready"})))
     } else {

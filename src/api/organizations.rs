@@ -24,7 +24,10 @@ pub fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
 pub fn code_shape(code: &str) -> Result<(), validator::ValidationError> {
     let ok = !code.is_empty()
         && code.len() <= 32
-        && code.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && code
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
         && code
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
@@ -93,7 +96,11 @@ pub struct TreeQuery {
     on: Option<NaiveDate>,
 }
 
-pub async fn list(state: web::Data<AppState>, caller: Caller, query: web::Query<ListQuery>) -> Result<HttpResponse> {
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse> {
     let q = query.into_inner();
     let filter = ListFilter {
         kind: q.kind,
@@ -127,7 +134,10 @@ pub async fn create(
         code: body.code,
         name: body.name,
         kind: body.kind,
-        parent_code: body.parent_code.map(|c| text::normalize(&c)).filter(|c| !c.is_empty()),
+        parent_code: body
+            .parent_code
+            .map(|c| text::normalize(&c))
+            .filter(|c| !c.is_empty()),
         established_on: body.established_on,
         dissolved_on: body.dissolved_on,
         has_branch_committee: body.has_branch_committee.unwrap_or(false),
@@ -141,7 +151,11 @@ pub async fn create(
     ))
 }
 
-pub async fn get(state: web::Data<AppState>, caller: Caller, path: web::Path<String>) -> Result<HttpResponse> {
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse> {
     let code = text::normalize(&path.into_inner());
     let vis = caller.visibility();
     let org = state.db(move |conn| store::get(conn, vis, &code)).await?;
@@ -179,7 +193,9 @@ pub async fn dissolve(
     let code = text::normalize(&path.into_inner());
     let on = body.into_inner().on;
     let vis = caller.visibility();
-    let org = state.db(move |conn| store::dissolve(conn, vis, &code, on)).await?;
+    let org = state
+        .db(move |conn| store::dissolve(conn, vis, &code, on))
+        .await?;
     Ok(ok_with_etag(org.version, &org))
 }
 
@@ -211,11 +227,17 @@ pub async fn tree(
     if !(1..=10).contains(&depth) {
         return Err(Error::BadRequest {
             detail: "depth must be between 1 and 10.".into(),
-            errors: vec![crate::error::FieldError::new("depth", "range", "Must be between 1 and 10.")],
+            errors: vec![crate::error::FieldError::new(
+                "depth",
+                "range",
+                "Must be between 1 and 10.",
+            )],
         });
     }
     let on = on.unwrap_or_else(crate::time::today);
     let vis = caller.visibility();
-    let node = state.db(move |conn| store::tree(conn, vis, &code, on, depth)).await?;
+    let node = state
+        .db(move |conn| store::tree(conn, vis, &code, on, depth))
+        .await?;
     Ok(HttpResponse::Ok().json(node))
 }

@@ -167,7 +167,10 @@ pub fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
 
 /// Unknown routes.
 pub async fn no_route(req: HttpRequest) -> Result<HttpResponse, Error> {
-    Err(Error::not_found(format!("There is no resource at {}.", req.path())))
+    Err(Error::not_found(format!(
+        "There is no resource at {}.",
+        req.path()
+    )))
 }
 
 /// Turns any error answer that is not yet problem+json (actix's own 405, a 413 from the
@@ -186,7 +189,11 @@ pub fn ensure_problem<B: MessageBody + 'static>(
     let status = res.status();
     let detail = match status {
         StatusCode::METHOD_NOT_ALLOWED => {
-            format!("{} is not allowed on {}.", res.request().method(), res.request().path())
+            format!(
+                "{} is not allowed on {}.",
+                res.request().method(),
+                res.request().path()
+            )
         }
         StatusCode::NOT_FOUND => format!("There is no resource at {}.", res.request().path()),
         StatusCode::PAYLOAD_TOO_LARGE => "The request body is too large.".to_string(),
@@ -201,5 +208,7 @@ pub fn ensure_problem<B: MessageBody + 'static>(
         }
     }
     let response: HttpResponse<EitherBody<B, BoxBody>> = response.map_into_right_body();
-    Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, response)))
+    Ok(ErrorHandlerResponse::Response(ServiceResponse::new(
+        req, response,
+    )))
 }

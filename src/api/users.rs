@@ -18,7 +18,10 @@ fn username_shape(username: &str) -> Result<(), validator::ValidationError> {
         && username
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
-        && username.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+        && username
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric());
     if ok {
         Ok(())
     } else {
@@ -36,7 +39,11 @@ fn username_shape(username: &str) -> Result<(), validator::ValidationError> {
 pub struct UserCreate {
     #[validate(custom(function = "username_shape"))]
     username: String,
-    #[validate(length(min = 12, max = 1024, message = "Must be between 12 and 1024 characters long."))]
+    #[validate(length(
+        min = 12,
+        max = 1024,
+        message = "Must be between 12 and 1024 characters long."
+    ))]
     password: String,
     role: Role,
     scope: Option<String>,
@@ -55,7 +62,11 @@ pub struct UserUpdate {
 #[derive(Debug, Deserialize, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordReset {
-    #[validate(length(min = 12, max = 1024, message = "Must be between 12 and 1024 characters long."))]
+    #[validate(length(
+        min = 12,
+        max = 1024,
+        message = "Must be between 12 and 1024 characters long."
+    ))]
     password: String,
 }
 
@@ -70,7 +81,11 @@ pub struct ListQuery {
     cursor: Option<String>,
 }
 
-pub async fn list(state: web::Data<AppState>, _caller: Caller, query: web::Query<ListQuery>) -> Result<HttpResponse> {
+pub async fn list(
+    state: web::Data<AppState>,
+    _caller: Caller,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse> {
     let q = query.into_inner();
     let filter = UserFilter {
         role: q.role,
@@ -84,11 +99,18 @@ pub async fn list(state: web::Data<AppState>, _caller: Caller, query: web::Query
     Ok(HttpResponse::Ok().json(page))
 }
 
-pub async fn create(state: web::Data<AppState>, _caller: Caller, body: web::Json<UserCreate>) -> Result<HttpResponse> {
+pub async fn create(
+    state: web::Data<AppState>,
+    _caller: Caller,
+    body: web::Json<UserCreate>,
+) -> Result<HttpResponse> {
     let mut body = body.into_inner();
     body.username = text::normalize(&body.username).to_lowercase();
     body.validate()?;
-    let scope = body.scope.map(|s| text::normalize(&s)).filter(|s| !s.is_empty());
+    let scope = body
+        .scope
+        .map(|s| text::normalize(&s))
+        .filter(|s| !s.is_empty());
     let user = state
         .db(move |conn| {
             let password_hash = hash_password(&body.password);
@@ -104,10 +126,18 @@ pub async fn create(state: web::Data<AppState>, _caller: Caller, body: web::Json
             )
         })
         .await?;
-    Ok(created(format!("/api/v1/users/{}", user.username), Some(user.version), &user))
+    Ok(created(
+        format!("/api/v1/users/{}", user.username),
+        Some(user.version),
+        &user,
+    ))
 }
 
-pub async fn get(state: web::Data<AppState>, _caller: Caller, path: web::Path<String>) -> Result<HttpResponse> {
+pub async fn get(
+    state: web::Data<AppState>,
+    _caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse> {
     let username = path.into_inner().to_lowercase();
     let user = state.db(move |conn| store::get(conn, &username)).await?;
     Ok(ok_with_etag(user.version, &user))

@@ -151,7 +151,10 @@ mod tests {
             &EncodingKey::from_secret(&[7u8; 32]),
         )
         .unwrap();
-        assert!(keys().verify(&hs512).is_none(), "algorithm is pinned to HS256");
+        assert!(
+            keys().verify(&hs512).is_none(),
+            "algorithm is pinned to HS256"
+        );
 
         // alg "none": header {"alg":"none","typ":"JWT"} and no signature.
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
@@ -172,13 +175,21 @@ mod tests {
                 iat: now - 1000,
                 exp,
             };
-            encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(&[7u8; 32]))
-                .unwrap()
+            encode(
+                &Header::new(Algorithm::HS256),
+                &claims,
+                &EncodingKey::from_secret(&[7u8; 32]),
+            )
+            .unwrap()
         };
         assert!(keys().verify(&sign(ISSUER, AUDIENCE, now + 60)).is_some());
         assert!(keys().verify(&sign(ISSUER, AUDIENCE, now - 60)).is_none());
-        assert!(keys().verify(&sign("someone-else", AUDIENCE, now + 60)).is_none());
-        assert!(keys().verify(&sign(ISSUER, "other-api", now + 60)).is_none());
+        assert!(keys()
+            .verify(&sign("someone-else", AUDIENCE, now + 60))
+            .is_none());
+        assert!(keys()
+            .verify(&sign(ISSUER, "other-api", now + 60))
+            .is_none());
     }
 
     #[test]

@@ -54,7 +54,10 @@ impl OrgKind {
 
     /// A grassroots organisation (tổ chức cơ sở đảng): đảng bộ cơ sở or chi bộ cơ sở.
     pub fn is_grassroots(self) -> bool {
-        matches!(self, OrgKind::GrassrootsCommittee | OrgKind::GrassrootsBranch)
+        matches!(
+            self,
+            OrgKind::GrassrootsCommittee | OrgKind::GrassrootsBranch
+        )
     }
 
     /// A branch (chi bộ) in which members are active: chi bộ cơ sở or chi bộ trực thuộc.
@@ -98,7 +101,11 @@ pub fn check_parent_kind(child: OrgKind, parent: Option<OrgKind>) -> Result<(), 
             "parent_code",
             format!(
                 "A {child} cannot sit under a {parent}; allowed parents: {}.",
-                allowed.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+                allowed
+                    .iter()
+                    .map(|k| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         )),
     }
@@ -268,15 +275,21 @@ mod tests {
         assert!(check_parent_kind(SubBranch, Some(PartialCommittee)).is_ok());
         assert!(check_parent_kind(GrassrootsBranch, Some(ProvincialCommittee)).is_ok());
         assert_eq!(
-            check_parent_kind(SubBranch, Some(GrassrootsBranch)).unwrap_err().code,
+            check_parent_kind(SubBranch, Some(GrassrootsBranch))
+                .unwrap_err()
+                .code,
             "organization.parent_kind_not_allowed"
         );
         assert_eq!(
-            check_parent_kind(SubordinateCommittee, None).unwrap_err().code,
+            check_parent_kind(SubordinateCommittee, None)
+                .unwrap_err()
+                .code,
             "organization.parent_required"
         );
         assert_eq!(
-            check_parent_kind(ProvincialCommittee, Some(ProvincialCommittee)).unwrap_err().code,
+            check_parent_kind(ProvincialCommittee, Some(ProvincialCommittee))
+                .unwrap_err()
+                .code,
             "organization.root_has_no_parent"
         );
     }
@@ -298,7 +311,9 @@ mod tests {
         assert!(!l.exists_on(d("2024-07-01")));
         assert!(check_lifetime(l).is_ok());
         assert_eq!(
-            check_lifetime(life("2020-01-01", Some("2020-01-01"))).unwrap_err().code,
+            check_lifetime(life("2020-01-01", Some("2020-01-01")))
+                .unwrap_err()
+                .code,
             "organization.dissolved_before_established"
         );
     }
@@ -324,7 +339,10 @@ mod tests {
         assert!(check_no_cycle(false).is_ok());
         assert_eq!(check_no_cycle(true).unwrap_err().code, "organization.cycle");
         assert!(check_parent_changes(Some(1), 2).is_ok());
-        assert_eq!(check_parent_changes(Some(2), 2).unwrap_err().code, "organization.same_parent");
+        assert_eq!(
+            check_parent_changes(Some(2), 2).unwrap_err().code,
+            "organization.same_parent"
+        );
     }
 
     #[test]
@@ -332,11 +350,15 @@ mod tests {
         let l = life("2010-01-01", None);
         assert!(check_move_date(d("2025-07-01"), d("2010-01-01"), l).is_ok());
         assert_eq!(
-            check_move_date(d("2010-01-01"), d("2010-01-01"), l).unwrap_err().code,
+            check_move_date(d("2010-01-01"), d("2010-01-01"), l)
+                .unwrap_err()
+                .code,
             "organization.move_before_last_change"
         );
         assert_eq!(
-            check_move_date(d("2009-01-01"), d("2008-01-01"), l).unwrap_err().code,
+            check_move_date(d("2009-01-01"), d("2008-01-01"), l)
+                .unwrap_err()
+                .code,
             "organization.move_before_last_change"
         );
     }

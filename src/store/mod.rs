@@ -46,7 +46,11 @@ pub fn decode_cursor(cursor: &str) -> Result<String, Error> {
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .ok_or_else(|| Error::BadRequest {
             detail: "The cursor is not one this server issued.".into(),
-            errors: vec![FieldError::new("cursor", "invalid", "Use next_cursor of the previous page.")],
+            errors: vec![FieldError::new(
+                "cursor",
+                "invalid",
+                "Use next_cursor of the previous page.",
+            )],
         })
 }
 

@@ -263,7 +263,12 @@ pub fn list(conn: &mut DbConn, vis: Visibility, filter: ListFilter) -> Result<Pa
             .filter(orgs::established_on.le(day))
             .filter(orgs::dissolved_on.is_null().or(orgs::dissolved_on.gt(day)));
     }
-    for word in filter.q.as_deref().map(text::search_words).unwrap_or_default() {
+    for word in filter
+        .q
+        .as_deref()
+        .map(text::search_words)
+        .unwrap_or_default()
+    {
         query = query.filter(orgs::search_name.like(format!("%{word}%")));
     }
     if let Some(cursor) = &filter.cursor {
@@ -364,7 +369,10 @@ pub fn create(conn: &mut DbConn, vis: Visibility, new: NewOrganization) -> Resul
             .bind::<BigInt, _>(parent.id)
             .execute(conn)?;
         }
-        let row = orgs::table.find(id).select(OrgRow::as_select()).first(conn)?;
+        let row = orgs::table
+            .find(id)
+            .select(OrgRow::as_select())
+            .first(conn)?;
         full(conn, row)
     })
 }
@@ -392,14 +400,22 @@ pub fn update(
                 orgs::updated_at.eq(crate::time::now()),
             ))
             .execute(conn)?;
-        let row = orgs::table.find(row.id).select(OrgRow::as_select()).first(conn)?;
+        let row = orgs::table
+            .find(row.id)
+            .select(OrgRow::as_select())
+            .first(conn)?;
         full(conn, row)
     })
 }
 
 /// Giải thể: ends the organisation on `on`. It keeps its last place in the tree, so that its
 /// history (and discipline of a dissolved organisation) stays within the same scopes.
-pub fn dissolve(conn: &mut DbConn, vis: Visibility, code: &str, on: NaiveDate) -> Result<Organization> {
+pub fn dissolve(
+    conn: &mut DbConn,
+    vis: Visibility,
+    code: &str,
+    on: NaiveDate,
+) -> Result<Organization> {
     crate::db::write_transaction(conn, |conn| {
         let row = find_visible(conn, vis, code)?;
         let children: i64 = tree::table
@@ -418,7 +434,10 @@ pub fn dissolve(conn: &mut DbConn, vis: Visibility, code: &str, on: NaiveDate) -
                 orgs::updated_at.eq(crate::time::now()),
             ))
             .execute(conn)?;
-        let row = orgs::table.find(row.id).select(OrgRow::as_select()).first(conn)?;
+        let row = orgs::table
+            .find(row.id)
+            .select(OrgRow::as_select())
+            .first(conn)?;
         full(conn, row)
     })
 }
@@ -434,10 +453,10 @@ pub fn move_to(
     crate::db::write_transaction(conn, |conn| {
         let row = find_visible(conn, vis, code)?;
         let parent = find_reference(conn, vis, parent_code, "parent_code")?;
-        rules::check_parent_kind(row.kind(), Some(parent.kind()))?;
-
+        // The cycle first: it is the more basic mistake, and kinds alone would hide it.
         let subtree: Vec<i64> = descendants!(row.id, 0, i32::MAX, far_future()).load(conn)?;
         rules::check_no_cycle(subtree.contains(&parent.id))?;
+        rules::check_parent_kind(row.kind(), Some(parent.kind()))?;
         let current_parent: Option<i64> = tree::table
             .select(tree::ancestor_id)
             .filter(tree::descendant_id.eq(row.id))
@@ -456,7 +475,11 @@ pub fn move_to(
             .filter(tree::valid_to.is_null())
             .select(diesel::dsl::max(tree::valid_from))
             .first(conn)?;
-        rules::check_move_date(on, last_change.unwrap_or(row.established_on), row.lifetime())?;
+        rules::check_move_date(
+            on,
+            last_change.unwrap_or(row.established_on),
+            row.lifetime(),
+        )?;
         rules::check_parent_exists(&parent.code, parent.lifetime(), on, row.dissolved_on)?;
 
         // Close the periods linking the subtree to ancestors outside it…
@@ -488,7 +511,10 @@ pub fn move_to(
                 orgs::updated_at.eq(crate::time::now()),
             ))
             .execute(conn)?;
-        let row = orgs::table.find(row.id).select(OrgRow::as_select()).first(conn)?;
+        let row = orgs::table
+            .find(row.id)
+            .select(OrgRow::as_select())
+            .first(conn)?;
         full(conn, row)
     })
 }
@@ -552,6 +578,9 @@ pub fn tree(
             children: kids.into_iter().map(|k| build(k, children)).collect(),
         }
     }
-    let root_row = rows.into_iter().find(|r| r.id == root.id).expect("checked above");
+    let root_row = rows
+        .into_iter()
+        .find(|r| r.id == root.id)
+        .expect("checked above");
     Ok(build(root_row, &mut children))
 }

@@ -249,7 +249,12 @@ pub struct UserPatch {
 
 /// Changes role, scope or active flag. Any change bumps the token version and revokes the
 /// user's sessions, so tokens issued under the old rights stop working at once.
-pub fn update(conn: &mut DbConn, username: &str, expected_version: i64, patch: UserPatch) -> Result<User> {
+pub fn update(
+    conn: &mut DbConn,
+    username: &str,
+    expected_version: i64,
+    patch: UserPatch,
+) -> Result<User> {
     crate::db::write_transaction(conn, |conn| {
         let row = find_user(conn, username)?;
         check_version(expected_version, row.version)?;
@@ -384,7 +389,7 @@ fn issue_refresh_token(conn: &mut DbConn, session_id: &str) -> Result<String> {
 pub enum Refreshed {
     /// A new refresh token in the same session, for this user.
     Rotated {
-        user: UserRow,
+        user: Box<UserRow>,
         session_id: String,
         refresh_token: String,
     },
@@ -395,23 +400,33 @@ pub enum Refreshed {
     ReuseDetected,
 }
 
+/// A presented refresh token as stored: id, session, expiry, use, the session's revocation,
+/// and the user.
+type PresentedRefreshToken = (
+    i64,
+    String,
+    NaiveDateTime,
+    Option<NaiveDateTime>,
+    Option<NaiveDateTime>,
+    UserRow,
+);
+
 pub fn rotate_refresh_token(conn: &mut DbConn, presented: &str) -> Result<Refreshed> {
     crate::db::write_transaction(conn, |conn| {
         let now = crate::time::now();
-        let found: Option<(i64, String, NaiveDateTime, Option<NaiveDateTime>, Option<NaiveDateTime>, UserRow)> =
-            refresh_tokens::table
-                .inner_join(sessions::table.inner_join(users::table))
-                .filter(refresh_tokens::token_hash.eq(tokens::token_hash(presented)))
-                .select((
-                    refresh_tokens::id,
-                    refresh_tokens::session_id,
-                    refresh_tokens::expires_at,
-                    refresh_tokens::used_at,
-                    sessions::revoked_at,
-                    UserRow::as_select(),
-                ))
-                .first(conn)
-                .optional()?;
+        let found: Option<PresentedRefreshToken> = refresh_tokens::table
+            .inner_join(sessions::table.inner_join(users::table))
+            .filter(refresh_tokens::token_hash.eq(tokens::token_hash(presented)))
+            .select((
+                refresh_tokens::id,
+                refresh_tokens::session_id,
+                refresh_tokens::expires_at,
+                refresh_tokens::used_at,
+                sessions::revoked_at,
+                UserRow::as_select(),
+            ))
+            .first(conn)
+            .optional()?;
         let Some((token_id, session_id, expires_at, used_at, revoked_at, user)) = found else {
             return Ok(Refreshed::Refused);
         };
@@ -433,7 +448,7 @@ pub fn rotate_refresh_token(conn: &mut DbConn, presented: &str) -> Result<Refres
         }
         let refresh_token = issue_refresh_token(conn, &session_id)?;
         Ok(Refreshed::Rotated {
-            user,
+            user: Box::new(user),
             session_id,
             refresh_token,
         })
@@ -510,17 +525,18 @@ pub fn caller_for_session(
 /// The caller behind an API key, if the key is live and its owner active.
 pub fn caller_for_api_key(conn: &mut DbConn, presented: &str) -> Result<Option<Caller>> {
     let now = crate::time::now();
-    let found: Option<(i64, Option<NaiveDateTime>, Option<NaiveDateTime>, UserRow)> = api_keys::table
-        .inner_join(users::table)
-        .filter(api_keys::key_hash.eq(tokens::token_hash(presented)))
-        .select((
-            api_keys::id,
-            api_keys::expires_at,
-            api_keys::revoked_at,
-            UserRow::as_select(),
-        ))
-        .first(conn)
-        .optional()?;
+    let found: Option<(i64, Option<NaiveDateTime>, Option<NaiveDateTime>, UserRow)> =
+        api_keys::table
+            .inner_join(users::table)
+            .filter(api_keys::key_hash.eq(tokens::token_hash(presented)))
+            .select((
+                api_keys::id,
+                api_keys::expires_at,
+                api_keys::revoked_at,
+                UserRow::as_select(),
+            ))
+            .first(conn)
+            .optional()?;
     match found {
         Some((key_id, expires_at, None, user))
             if user.active && expires_at.is_none_or(|t| t > now) =>
@@ -585,17 +601,19 @@ fn api_keys_of(conn: &mut DbConn, user: &UserRow, id: Option<i64>) -> Result<Vec
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(id, name, prefix, created_at, expires_at, revoked_at)| ApiKey {
-            id,
-            name,
-            prefix,
-            username: owner.username.clone(),
-            role: owner.role,
-            scope: owner.scope.clone(),
-            created_at,
-            expires_at,
-            revoked_at,
-        })
+        .map(
+            |(id, name, prefix, created_at, expires_at, revoked_at)| ApiKey {
+                id,
+                name,
+                prefix,
+                username: owner.username.clone(),
+                role: owner.role,
+                scope: owner.scope.clone(),
+                created_at,
+                expires_at,
+                revoked_at,
+            },
+        )
         .collect())
 }
 
@@ -612,7 +630,10 @@ pub fn create_api_key(
 ) -> Result<ApiKeyCreated> {
     crate::db::write_transaction(conn, |conn| {
         let secret = tokens::new_api_key();
-        let prefix: String = secret.chars().take(tokens::API_KEY_PREFIX.len() + 6).collect();
+        let prefix: String = secret
+            .chars()
+            .take(tokens::API_KEY_PREFIX.len() + 6)
+            .collect();
         let id: i64 = diesel::insert_into(api_keys::table)
             .values((
                 api_keys::user_id.eq(user_id),

@@ -1,0 +1,533 @@
+//! The access matrix: every route × every caller (no credentials, and each role with its scope
+//! at organisation A) × where the target sits relative to that scope, Hitobito-style:
+//! the scope organisation itself, a descendant, an ancestor, a sibling subtree, another province.
+//!
+//! The matrix is data (the table below). A route the table does not list, or a route listed
+//! with no way to call it, fails the test: a route added without its guard fails the build.
+//!
+//! ```text
+//! P1 (province) ─┬─ A (scope of every non-admin user) ── A1 ── A1a
+//!                └─ B (sibling)
+//! P2 (another province) ── C
+//! ```
+
+use std::collections::BTreeSet;
+
+use party_records::api::ROUTES;
+use party_records::domain::Role;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, TestApp, PASSWORD};
+
+/// Columns: method, path, caller, then either one status (routes about no organisation) or
+/// five: target = own, descendant, ancestor, sibling, other province.
+const MATRIX: &str = r#"
+GET    /health                               anonymous 200
+GET    /health                               admin     200
+GET    /health                               clerk     200
+GET    /health                               inspector 200
+GET    /health                               auditor   200
+GET    /ready                                anonymous 200
+GET    /ready                                admin     200
+GET    /ready                                clerk     200
+GET    /ready                                inspector 200
+GET    /ready                                auditor   200
+GET    /openapi.yaml                         anonymous 200
+GET    /openapi.yaml                         admin     200
+GET    /openapi.yaml                         clerk     200
+GET    /openapi.yaml                         inspector 200
+GET    /openapi.yaml                         auditor   200
+
+POST   /api/v1/auth/login                    anonymous 401
+POST   /api/v1/auth/login                    admin     200
+POST   /api/v1/auth/login                    clerk     200
+POST   /api/v1/auth/login                    inspector 200
+POST   /api/v1/auth/login                    auditor   200
+POST   /api/v1/auth/refresh                  anonymous 401
+POST   /api/v1/auth/refresh                  admin     200
+POST   /api/v1/auth/refresh                  clerk     200
+POST   /api/v1/auth/refresh                  inspector 200
+POST   /api/v1/auth/refresh                  auditor   200
+POST   /api/v1/auth/logout                   anonymous 204
+POST   /api/v1/auth/logout                   admin     204
+POST   /api/v1/auth/logout                   clerk     204
+POST   /api/v1/auth/logout                   inspector 204
+POST   /api/v1/auth/logout                   auditor   204
+GET    /api/v1/me                            anonymous 401
+GET    /api/v1/me                            admin     200
+GET    /api/v1/me                            clerk     200
+GET    /api/v1/me                            inspector 200
+GET    /api/v1/me                            auditor   200
+PUT    /api/v1/me/password                   anonymous 401
+PUT    /api/v1/me/password                   admin     422
+PUT    /api/v1/me/password                   clerk     422
+PUT    /api/v1/me/password                   inspector 422
+PUT    /api/v1/me/password                   auditor   422
+
+GET    /api/v1/users                         anonymous 401
+GET    /api/v1/users                         admin     200
+GET    /api/v1/users                         clerk     403
+GET    /api/v1/users                         inspector 403
+GET    /api/v1/users                         auditor   403
+POST   /api/v1/users                         anonymous 401
+POST   /api/v1/users                         admin     201
+POST   /api/v1/users                         clerk     403
+POST   /api/v1/users                         inspector 403
+POST   /api/v1/users                         auditor   403
+GET    /api/v1/users/{username}              anonymous 401
+GET    /api/v1/users/{username}              admin     200
+GET    /api/v1/users/{username}              clerk     403
+GET    /api/v1/users/{username}              inspector 403
+GET    /api/v1/users/{username}              auditor   403
+PATCH  /api/v1/users/{username}              anonymous 401
+PATCH  /api/v1/users/{username}              admin     200
+PATCH  /api/v1/users/{username}              clerk     403
+PATCH  /api/v1/users/{username}              inspector 403
+PATCH  /api/v1/users/{username}              auditor   403
+POST   /api/v1/users/{username}/password     anonymous 401
+POST   /api/v1/users/{username}/password     admin     204
+POST   /api/v1/users/{username}/password     clerk     403
+POST   /api/v1/users/{username}/password     inspector 403
+POST   /api/v1/users/{username}/password     auditor   403
+
+GET    /api/v1/api-keys                      anonymous 401
+GET    /api/v1/api-keys                      admin     200
+GET    /api/v1/api-keys                      clerk     200
+GET    /api/v1/api-keys                      inspector 200
+GET    /api/v1/api-keys                      auditor   200
+POST   /api/v1/api-keys                      anonymous 401
+POST   /api/v1/api-keys                      admin     201
+POST   /api/v1/api-keys                      clerk     201
+POST   /api/v1/api-keys                      inspector 201
+POST   /api/v1/api-keys                      auditor   201
+DELETE /api/v1/api-keys/{id}                 anonymous 401
+DELETE /api/v1/api-keys/{id}                 admin     204
+DELETE /api/v1/api-keys/{id}                 clerk     204
+DELETE /api/v1/api-keys/{id}                 inspector 204
+DELETE /api/v1/api-keys/{id}                 auditor   204
+
+#                                                      own desc anc sib other
+GET    /api/v1/organizations                 anonymous 401 401 401 401 401
+GET    /api/v1/organizations                 admin     200 200 200 200 200
+GET    /api/v1/organizations                 clerk     200 200 404 404 404
+GET    /api/v1/organizations                 inspector 200 200 404 404 404
+GET    /api/v1/organizations                 auditor   200 200 404 404 404
+POST   /api/v1/organizations                 anonymous 401 401 401 401 401
+POST   /api/v1/organizations                 admin     201 201 201 201 201
+POST   /api/v1/organizations                 clerk     201 201 422 422 422
+POST   /api/v1/organizations                 inspector 403 403 403 403 403
+POST   /api/v1/organizations                 auditor   403 403 403 403 403
+GET    /api/v1/organizations/{code}          anonymous 401 401 401 401 401
+GET    /api/v1/organizations/{code}          admin     200 200 200 200 200
+GET    /api/v1/organizations/{code}          clerk     200 200 404 404 404
+GET    /api/v1/organizations/{code}          inspector 200 200 404 404 404
+GET    /api/v1/organizations/{code}          auditor   200 200 404 404 404
+PATCH  /api/v1/organizations/{code}          anonymous 401 401 401 401 401
+PATCH  /api/v1/organizations/{code}          admin     200 200 200 200 200
+PATCH  /api/v1/organizations/{code}          clerk     200 200 404 404 404
+PATCH  /api/v1/organizations/{code}          inspector 403 403 403 403 403
+PATCH  /api/v1/organizations/{code}          auditor   403 403 403 403 403
+POST   /api/v1/organizations/{code}/dissolve anonymous 401 401 401 401 401
+POST   /api/v1/organizations/{code}/dissolve admin     422 422 422 422 422
+POST   /api/v1/organizations/{code}/dissolve clerk     422 422 404 404 404
+POST   /api/v1/organizations/{code}/dissolve inspector 403 403 403 403 403
+POST   /api/v1/organizations/{code}/dissolve auditor   403 403 403 403 403
+POST   /api/v1/organizations/{code}/move     anonymous 401 401 401 401 401
+POST   /api/v1/organizations/{code}/move     admin     422 422 422 422 422
+POST   /api/v1/organizations/{code}/move     clerk     422 422 404 404 404
+POST   /api/v1/organizations/{code}/move     inspector 403 403 403 403 403
+POST   /api/v1/organizations/{code}/move     auditor   403 403 403 403 403
+GET    /api/v1/organizations/{code}/tree     anonymous 401 401 401 401 401
+GET    /api/v1/organizations/{code}/tree     admin     200 200 200 200 200
+GET    /api/v1/organizations/{code}/tree     clerk     200 200 404 404 404
+GET    /api/v1/organizations/{code}/tree     inspector 200 200 404 404 404
+GET    /api/v1/organizations/{code}/tree     auditor   200 200 404 404 404
+"#;
+
+const CALLERS: [&str; 5] = ["anonymous", "admin", "clerk", "inspector", "auditor"];
+const RELATIONS: [(&str, &str); 5] = [
+    ("own", "A"),
+    ("descendant", "A1"),
+    ("ancestor", "P1"),
+    ("sibling", "B"),
+    ("other province", "C"),
+];
+
+struct Row {
+    method: String,
+    path: String,
+    caller: String,
+    statuses: Vec<u16>,
+}
+
+fn matrix() -> Vec<Row> {
+    MATRIX
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|line| {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            Row {
+                method: cols[0].into(),
+                path: cols[1].into(),
+                caller: cols[2].into(),
+                statuses: cols[3..]
+                    .iter()
+                    .map(|s| s.parse().expect("status"))
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn the_matrix_lists_every_route_for_every_caller() {
+    let rows = matrix();
+    let in_table: BTreeSet<(String, String)> = rows
+        .iter()
+        .map(|r| (r.method.clone(), r.path.clone()))
+        .collect();
+    let routes: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|r| (r.method.to_string(), r.path.to_string()))
+        .collect();
+    let missing: Vec<_> = routes.difference(&in_table).collect();
+    let stale: Vec<_> = in_table.difference(&routes).collect();
+    assert!(
+        missing.is_empty(),
+        "routes without rows in the access matrix: {missing:?}"
+    );
+    assert!(
+        stale.is_empty(),
+        "matrix rows for routes that do not exist: {stale:?}"
+    );
+    for (method, path) in &routes {
+        let callers: BTreeSet<&str> = rows
+            .iter()
+            .filter(|r| &r.method == method && &r.path == path)
+            .map(|r| r.caller.as_str())
+            .collect();
+        assert_eq!(
+            callers.len(),
+            CALLERS.len(),
+            "{method} {path} lacks a caller: {callers:?}"
+        );
+        for caller in CALLERS {
+            assert!(callers.contains(caller), "{method} {path} lacks {caller}");
+        }
+    }
+    for row in &rows {
+        assert!(
+            row.statuses.len() == 1 || row.statuses.len() == RELATIONS.len(),
+            "{} {} {}: one status or five",
+            row.method,
+            row.path,
+            row.caller
+        );
+    }
+}
+
+struct Fixture {
+    tokens: Vec<(String, String)>,
+}
+
+impl Fixture {
+    fn token(&self, caller: &str) -> Option<&str> {
+        self.tokens
+            .iter()
+            .find(|(c, _)| c == caller)
+            .map(|(_, t)| t.as_str())
+    }
+}
+
+async fn fixture(app: &TestApp) -> Fixture {
+    let admin = app.admin().await;
+    app.org(&admin, "P1", "provincial_committee", None, "2004-01-01")
+        .await;
+    app.org(
+        &admin,
+        "A",
+        "subordinate_committee",
+        Some("P1"),
+        "2004-01-01",
+    )
+    .await;
+    app.org(
+        &admin,
+        "A1",
+        "grassroots_committee",
+        Some("A"),
+        "2004-01-01",
+    )
+    .await;
+    app.org(&admin, "A1a", "sub_branch", Some("A1"), "2004-01-01")
+        .await;
+    app.org(
+        &admin,
+        "B",
+        "subordinate_committee",
+        Some("P1"),
+        "2004-01-01",
+    )
+    .await;
+    app.org(&admin, "P2", "provincial_committee", None, "2004-01-01")
+        .await;
+    app.org(
+        &admin,
+        "C",
+        "subordinate_committee",
+        Some("P2"),
+        "2004-01-01",
+    )
+    .await;
+    app.insert_user("clerk", Role::Clerk, Some("A"));
+    app.insert_user("inspector", Role::Inspector, Some("A"));
+    app.insert_user("auditor", Role::Auditor, Some("A"));
+    app.insert_user("spare", Role::Clerk, Some("A"));
+    let mut tokens = vec![("admin".to_string(), admin)];
+    for name in ["clerk", "inspector", "auditor"] {
+        tokens.push((name.to_string(), app.token(name).await));
+    }
+    Fixture { tokens }
+}
+
+struct Request {
+    path: String,
+    body: Option<Value>,
+    headers: Vec<(&'static str, String)>,
+}
+
+fn plain(path: &str) -> Request {
+    Request {
+        path: path.into(),
+        body: None,
+        headers: Vec::new(),
+    }
+}
+
+fn with_body(path: &str, body: Value) -> Request {
+    Request {
+        path: path.into(),
+        body: Some(body),
+        headers: Vec::new(),
+    }
+}
+
+/// How to call each route as `caller`, aimed at organisation `target` where it takes one.
+/// Requests are built so that an admitted caller gets a definite answer (the target exists,
+/// a refused rule shows the request passed the guards) and the fixture is not broken.
+async fn request_for(
+    app: &TestApp,
+    fx: &Fixture,
+    method: &str,
+    path: &str,
+    caller: &str,
+    target: &str,
+    n: usize,
+) -> Request {
+    let admin = fx.token("admin").unwrap();
+    let kind_under = |parent: &str| match parent {
+        "A1" => "sub_branch",
+        "P1" | "P2" => "subordinate_committee",
+        _ => "grassroots_branch",
+    };
+    let user = if caller == "anonymous" {
+        "nobody"
+    } else {
+        caller
+    };
+    match (method, path) {
+        (
+            "GET",
+            "/health" | "/ready" | "/openapi.yaml" | "/api/v1/me" | "/api/v1/users"
+            | "/api/v1/api-keys",
+        ) => plain(path),
+        ("POST", "/api/v1/auth/login") => {
+            with_body(path, json!({"username": user, "password": PASSWORD}))
+        }
+        ("POST", "/api/v1/auth/refresh") => {
+            let token = if caller == "anonymous" {
+                "not-a-token".to_string()
+            } else {
+                let login = app.login(user, PASSWORD).await;
+                login.body["refresh_token"].as_str().unwrap().to_string()
+            };
+            with_body(path, json!({"refresh_token": token}))
+        }
+        ("POST", "/api/v1/auth/logout") => with_body(path, json!({"refresh_token": "not-a-token"})),
+        ("PUT", "/api/v1/me/password") => with_body(
+            path,
+            json!({"current_password": "not my password", "new_password": "whatever new password"}),
+        ),
+        ("POST", "/api/v1/users") => with_body(
+            path,
+            json!({"username": format!("new{n}"), "password": PASSWORD, "role": "clerk", "scope": "A"}),
+        ),
+        ("GET", "/api/v1/users/{username}") => plain("/api/v1/users/spare"),
+        ("PATCH", "/api/v1/users/{username}") => {
+            let spare = app.get("/api/v1/users/spare", admin).await;
+            let etag = spare.header("etag").unwrap().to_string();
+            Request {
+                path: "/api/v1/users/spare".into(),
+                body: Some(json!({"active": true})),
+                headers: vec![("If-Match", etag)],
+            }
+        }
+        ("POST", "/api/v1/users/{username}/password") => with_body(
+            "/api/v1/users/spare/password",
+            json!({"password": PASSWORD}),
+        ),
+        ("POST", "/api/v1/api-keys") => with_body(path, json!({"name": format!("key {n}")})),
+        ("DELETE", "/api/v1/api-keys/{id}") => {
+            let owner = fx.token(caller).unwrap_or(admin);
+            let key = app
+                .post("/api/v1/api-keys", owner, json!({"name": "to revoke"}))
+                .await;
+            plain(&format!("/api/v1/api-keys/{}", key.body["id"]))
+        }
+        ("GET", "/api/v1/organizations") => plain(&format!("/api/v1/organizations?under={target}")),
+        ("POST", "/api/v1/organizations") => with_body(
+            path,
+            json!({"code": format!("N{n}"), "name": "Mới", "kind": kind_under(target),
+                   "parent_code": target, "established_on": "2020-01-01"}),
+        ),
+        ("GET", "/api/v1/organizations/{code}") => {
+            plain(&format!("/api/v1/organizations/{target}"))
+        }
+        ("GET", "/api/v1/organizations/{code}/tree") => {
+            plain(&format!("/api/v1/organizations/{target}/tree"))
+        }
+        ("PATCH", "/api/v1/organizations/{code}") => {
+            let org = app
+                .get(&format!("/api/v1/organizations/{target}"), admin)
+                .await;
+            Request {
+                path: format!("/api/v1/organizations/{target}"),
+                body: Some(json!({"has_branch_committee": false})),
+                headers: vec![("If-Match", org.header("etag").unwrap().to_string())],
+            }
+        }
+        // Dated before any establishment: refused by a rule once the guards let it through.
+        ("POST", "/api/v1/organizations/{code}/dissolve") => with_body(
+            &format!("/api/v1/organizations/{target}/dissolve"),
+            json!({"on": "1900-01-01"}),
+        ),
+        // Under its current parent (or itself, for a root): refused by a rule, changes nothing.
+        ("POST", "/api/v1/organizations/{code}/move") => {
+            let org = app
+                .get(&format!("/api/v1/organizations/{target}"), admin)
+                .await;
+            let parent = org.body["parent_code"]
+                .as_str()
+                .unwrap_or(target)
+                .to_string();
+            with_body(
+                &format!("/api/v1/organizations/{target}/move"),
+                json!({"parent_code": parent, "on": "2030-01-01"}),
+            )
+        }
+        _ => panic!("the access matrix has no way to call {method} {path}: add one to request_for"),
+    }
+}
+
+#[tokio::test]
+async fn every_route_answers_every_caller_as_the_matrix_says() {
+    let app = spawn_app().await;
+    let fx = fixture(&app).await;
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for (n, row) in matrix().into_iter().enumerate() {
+        let targets: Vec<(&str, &str)> = if row.statuses.len() == 1 {
+            vec![("-", "A")]
+        } else {
+            RELATIONS.to_vec()
+        };
+        for (i, (relation, target)) in targets.into_iter().enumerate() {
+            let request = request_for(
+                &app,
+                &fx,
+                &row.method,
+                &row.path,
+                &row.caller,
+                target,
+                n * 10 + i,
+            )
+            .await;
+            let headers: Vec<(&str, &str)> = request
+                .headers
+                .iter()
+                .map(|(k, v)| (*k, v.as_str()))
+                .collect();
+            let method = Method::from_bytes(row.method.as_bytes()).unwrap();
+            let answer = app
+                .call_with(
+                    method,
+                    &request.path,
+                    fx.token(&row.caller),
+                    request.body,
+                    &headers,
+                )
+                .await;
+            checked += 1;
+            let expected = row.statuses[i];
+            if answer.status.as_u16() != expected {
+                failures.push(format!(
+                    "{} {} as {} on {relation}: expected {expected}, got {} {}",
+                    row.method, row.path, row.caller, answer.status, answer.text
+                ));
+            }
+            if answer.status.as_u16() >= 400 {
+                assert_eq!(
+                    answer.header("content-type"),
+                    Some("application/problem+json"),
+                    "{} {}",
+                    row.method,
+                    request.path
+                );
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} cells differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn a_record_outside_the_scope_answers_exactly_like_a_missing_one() {
+    let app = spawn_app().await;
+    let fx = fixture(&app).await;
+    let clerk = fx.token("clerk").unwrap();
+    let outside = app.get("/api/v1/organizations/C", clerk).await;
+    let missing = app.get("/api/v1/organizations/ZZZ", clerk).await;
+    outside.expect_problem(404, None);
+    missing.expect_problem(404, None);
+    let strip = |v: &Value| {
+        let mut v = v.clone();
+        v["detail"] = json!("");
+        v
+    };
+    assert_eq!(strip(&outside.body), strip(&missing.body));
+    assert_eq!(
+        outside.body["detail"].as_str().unwrap().replace('C', "ZZZ"),
+        missing.body["detail"]
+    );
+    // Lists are scoped in the query: a clerk's unfiltered list holds only the scope's subtree.
+    let list = app.get("/api/v1/organizations?limit=500", clerk).await;
+    let codes: Vec<&str> = list.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["code"].as_str().unwrap())
+        .collect();
+    assert!(
+        codes
+            .iter()
+            .all(|c| c.starts_with('A') || c.starts_with('N')),
+        "{codes:?}"
+    );
+    assert!(codes.contains(&"A") && codes.contains(&"A1a"));
+}

@@ -1,0 +1,11 @@
+//! Black-box tests: the real server on a random port, a fresh database per test (SQLite, or
+//! PostgreSQL when `TEST_DATABASE_URL` names one), HTTP only.
+
+mod access_matrix;
+mod api_keys;
+mod auth;
+mod errors;
+mod helpers;
+mod organizations;
+mod schema;
+mod users;
