@@ -6,6 +6,8 @@ mod api_keys;
 mod auth;
 mod errors;
 mod helpers;
+mod openapi;
 mod organizations;
+mod rules_doc;
 mod schema;
 mod users;

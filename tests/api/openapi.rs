@@ -1,0 +1,115 @@
+//! `openapi.yaml` cannot drift from the routes: every route is in the spec with the roles the
+//! route table admits, and the spec has no route the server lacks.
+
+use std::collections::BTreeSet;
+
+use party_records::api::{openapi_yaml, ROUTES};
+use party_records::auth::{role_allows, Access};
+use party_records::domain::Role;
+use serde_yaml::Value;
+
+fn spec() -> Value {
+    serde_yaml::from_str(openapi_yaml()).expect("openapi.yaml parses")
+}
+
+const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
+
+#[test]
+fn the_spec_and_the_route_table_list_the_same_operations() {
+    let spec = spec();
+    assert_eq!(spec["openapi"].as_str(), Some("3.1.0"));
+    let mut in_spec = BTreeSet::new();
+    for (path, item) in spec["paths"].as_mapping().expect("paths") {
+        for method in METHODS {
+            if item.get(method).is_some() {
+                in_spec.insert((method.to_uppercase(), path.as_str().unwrap().to_string()));
+            }
+        }
+    }
+    let in_code: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|r| (r.method.to_string(), r.path.to_string()))
+        .collect();
+    let undocumented: Vec<_> = in_code.difference(&in_spec).collect();
+    let phantom: Vec<_> = in_spec.difference(&in_code).collect();
+    assert!(
+        undocumented.is_empty(),
+        "routes missing from openapi.yaml: {undocumented:?}"
+    );
+    assert!(
+        phantom.is_empty(),
+        "openapi.yaml describes routes the server lacks: {phantom:?}"
+    );
+}
+
+#[test]
+fn the_spec_names_the_roles_each_route_admits() {
+    let spec = spec();
+    for route in ROUTES {
+        let op = &spec["paths"][route.path][route.method.to_lowercase()];
+        let name = format!("{} {}", route.method, route.path);
+        if route.access == Access::Public {
+            let security = op["security"].as_sequence();
+            assert!(
+                security.is_some_and(|s| s.is_empty()),
+                "{name} is public: its operation needs `security: []`"
+            );
+            continue;
+        }
+        let expected: BTreeSet<String> = Role::ALL
+            .iter()
+            .filter(|r| role_allows(**r, route.access))
+            .map(|r| r.as_str().to_string())
+            .collect();
+        let documented: BTreeSet<String> = op["x-roles"]
+            .as_sequence()
+            .unwrap_or_else(|| panic!("{name} lacks x-roles"))
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            documented, expected,
+            "{name}: x-roles differ from the route table"
+        );
+        let responses = op["responses"].as_mapping().expect("responses");
+        assert!(responses.contains_key("401"), "{name} must document 401");
+        if expected.len() < Role::ALL.len() {
+            assert!(responses.contains_key("403"), "{name} must document 403");
+        }
+    }
+}
+
+#[test]
+fn every_operation_documents_its_error_answers_as_problems() {
+    let spec = spec();
+    for (path, item) in spec["paths"].as_mapping().unwrap() {
+        for method in METHODS {
+            let Some(op) = item.get(method) else { continue };
+            let name = format!("{method} {}", path.as_str().unwrap());
+            assert!(op["operationId"].is_string(), "{name} lacks an operationId");
+            for (status, response) in op["responses"].as_mapping().unwrap() {
+                let status = match status {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) => n.to_string(),
+                    other => panic!("{name}: odd status key {other:?}"),
+                };
+                if !status.starts_with('4') && !status.starts_with('5') {
+                    continue;
+                }
+                let response = match response.get("$ref").and_then(Value::as_str) {
+                    Some(reference) => {
+                        let key = reference.rsplit('/').next().unwrap();
+                        spec["components"]["responses"][key].clone()
+                    }
+                    None => response.clone(),
+                };
+                assert!(
+                    response["content"]
+                        .get("application/problem+json")
+                        .is_some(),
+                    "{name} {status} is not problem+json"
+                );
+            }
+        }
+    }
+}
