@@ -6,7 +6,9 @@
 mod api_keys;
 mod auth;
 pub mod extract;
+pub mod fields;
 mod health;
+mod members;
 mod organizations;
 pub mod problem;
 pub mod request_id;
@@ -101,16 +103,35 @@ routes! {
     "/api/v1/api-keys/{id}" { DELETE => api_keys::revoke, Access::Authenticated; }
 
     "/api/v1/organizations" {
-        GET => organizations::list, Access::OrganizationRead;
-        POST => organizations::create, Access::OrganizationWrite;
+        GET => organizations::list, Access::RecordRead;
+        POST => organizations::create, Access::RecordWrite;
     }
     "/api/v1/organizations/{code}" {
-        GET => organizations::get, Access::OrganizationRead;
-        PATCH => organizations::update, Access::OrganizationWrite;
+        GET => organizations::get, Access::RecordRead;
+        PATCH => organizations::update, Access::RecordWrite;
     }
-    "/api/v1/organizations/{code}/dissolve" { POST => organizations::dissolve, Access::OrganizationWrite; }
-    "/api/v1/organizations/{code}/move" { POST => organizations::move_to, Access::OrganizationWrite; }
-    "/api/v1/organizations/{code}/tree" { GET => organizations::tree, Access::OrganizationRead; }
+    "/api/v1/organizations/{code}/dissolve" { POST => organizations::dissolve, Access::RecordWrite; }
+    "/api/v1/organizations/{code}/move" { POST => organizations::move_to, Access::RecordWrite; }
+    "/api/v1/organizations/{code}/tree" { GET => organizations::tree, Access::RecordRead; }
+
+    "/api/v1/members" {
+        GET => members::list, Access::RecordRead;
+        POST => members::create, Access::RecordWrite;
+    }
+    "/api/v1/members/{profile_number}" {
+        GET => members::get, Access::RecordRead;
+        PATCH => members::update, Access::RecordWrite;
+    }
+    "/api/v1/members/{profile_number}/recognition" { POST => members::recognise, Access::RecordWrite; }
+    "/api/v1/members/{profile_number}/transfers" { POST => members::transfer, Access::RecordWrite; }
+    "/api/v1/members/{profile_number}/exemptions" { POST => members::exempt, Access::RecordWrite; }
+    "/api/v1/members/{profile_number}/exemptions/end" { POST => members::end_exemption, Access::RecordWrite; }
+    "/api/v1/members/{profile_number}/leave" { POST => members::leave, Access::RecordWrite; }
+    "/api/v1/members/{profile_number}/party-age-gaps" { POST => members::add_gap, Access::RecordWrite; }
+    "/api/v1/members/{profile_number}/positions" { POST => members::add_position, Access::RecordWrite; }
+    "/api/v1/members/{profile_number}/positions/end" { POST => members::end_position, Access::RecordWrite; }
+    "/api/v1/members/{profile_number}/history" { GET => members::history, Access::RecordRead; }
+    "/api/v1/members/{profile_number}/party-age" { GET => members::party_age, Access::RecordRead; }
 }
 
 /// The access a route requires, by method and matched pattern.

@@ -2,7 +2,7 @@
 
 use actix_web::{web, HttpResponse};
 use chrono::NaiveDate;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use validator::Validate;
 
 use crate::api::extract::IfMatch;
@@ -13,39 +13,10 @@ use crate::domain::text;
 use crate::error::{Error, Result};
 use crate::store::organizations::{self as store, ListFilter, NewOrganization, OrganizationPatch};
 
-/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
-pub fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
-/// `^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$`: codes appear in URLs and files.
-pub fn code_shape(code: &str) -> Result<(), validator::ValidationError> {
-    let ok = !code.is_empty()
-        && code.len() <= 32
-        && code
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric())
-        && code
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    if ok {
-        Ok(())
-    } else {
-        let mut e = validator::ValidationError::new("pattern");
-        e.message = Some(
-            "Use 1 to 32 letters, digits, '.', '_' or '-', starting with a letter or digit.".into(),
-        );
-        Err(e)
-    }
-}
-
 #[derive(Debug, Deserialize, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct OrganizationCreate {
-    #[validate(custom(function = "code_shape"))]
+    #[validate(custom(function = "crate::api::fields::org_code"))]
     code: String,
     #[validate(length(min = 1, max = 255))]
     name: String,

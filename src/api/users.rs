@@ -12,32 +12,10 @@ use crate::domain::{text, Role};
 use crate::error::{Error, Result};
 use crate::store::users::{self as store, NewUser, UserFilter, UserPatch};
 
-fn username_shape(username: &str) -> Result<(), validator::ValidationError> {
-    let ok = username.len() >= 3
-        && username.len() <= 64
-        && username
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
-        && username
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric());
-    if ok {
-        Ok(())
-    } else {
-        let mut e = validator::ValidationError::new("pattern");
-        e.message = Some(
-            "Use 3 to 64 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit."
-                .into(),
-        );
-        Err(e)
-    }
-}
-
 #[derive(Debug, Deserialize, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct UserCreate {
-    #[validate(custom(function = "username_shape"))]
+    #[validate(custom(function = "crate::api::fields::username"))]
     username: String,
     #[validate(length(
         min = 12,
@@ -54,7 +32,7 @@ pub struct UserCreate {
 #[serde(deny_unknown_fields)]
 pub struct UserUpdate {
     role: Option<Role>,
-    #[serde(default, deserialize_with = "crate::api::organizations::double_option")]
+    #[serde(default, deserialize_with = "crate::api::fields::double_option")]
     scope: Option<Option<String>>,
     active: Option<bool>,
 }

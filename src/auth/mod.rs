@@ -18,10 +18,10 @@ pub enum Access {
     Public,
     /// Any signed-in user (their own account, their own API keys).
     Authenticated,
-    /// Organisations: read.
-    OrganizationRead,
-    /// Organisations: create, update, dissolve, move.
-    OrganizationWrite,
+    /// Records (organisations, members; ratings, insignia and targets later): read in scope.
+    RecordRead,
+    /// The same records: create and change in scope.
+    RecordWrite,
     /// User management.
     Admin,
 }
@@ -29,8 +29,8 @@ pub enum Access {
 /// The access table of design.md, as data.
 pub fn role_allows(role: Role, access: Access) -> bool {
     match access {
-        Access::Public | Access::Authenticated | Access::OrganizationRead => true,
-        Access::OrganizationWrite => matches!(role, Role::Admin | Role::Clerk),
+        Access::Public | Access::Authenticated | Access::RecordRead => true,
+        Access::RecordWrite => matches!(role, Role::Admin | Role::Clerk),
         Access::Admin => role == Role::Admin,
     }
 }
@@ -82,17 +82,17 @@ mod tests {
 
     #[test]
     fn only_admins_and_clerks_write_organizations() {
-        assert!(role_allows(Role::Admin, Access::OrganizationWrite));
-        assert!(role_allows(Role::Clerk, Access::OrganizationWrite));
-        assert!(!role_allows(Role::Inspector, Access::OrganizationWrite));
-        assert!(!role_allows(Role::Auditor, Access::OrganizationWrite));
+        assert!(role_allows(Role::Admin, Access::RecordWrite));
+        assert!(role_allows(Role::Clerk, Access::RecordWrite));
+        assert!(!role_allows(Role::Inspector, Access::RecordWrite));
+        assert!(!role_allows(Role::Auditor, Access::RecordWrite));
     }
 
     #[test]
     fn only_admins_manage_users() {
         for role in Role::ALL {
             assert_eq!(role_allows(*role, Access::Admin), *role == Role::Admin);
-            assert!(role_allows(*role, Access::OrganizationRead));
+            assert!(role_allows(*role, Access::RecordRead));
         }
     }
 }

@@ -77,10 +77,96 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    members (id) {
+        id -> BigInt,
+        profile_number -> Text,
+        card_number -> Nullable<Text>,
+        full_name -> Text,
+        search_name -> Text,
+        sort_key -> Text,
+        gender -> Text,
+        born_on -> Date,
+        ethnicity -> Nullable<Text>,
+        religion -> Nullable<Text>,
+        national_id -> Nullable<Text>,
+        organization_id -> BigInt,
+        admitted_on -> Date,
+        ceremony_on -> Nullable<Date>,
+        official_on -> Nullable<Date>,
+        left_on -> Nullable<Date>,
+        leave_reason -> Nullable<Text>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    memberships (id) {
+        id -> BigInt,
+        member_id -> BigInt,
+        organization_id -> BigInt,
+        kind -> Text,
+        valid_from -> Date,
+        valid_to -> Nullable<Date>,
+    }
+}
+
+diesel::table! {
+    member_exemptions (id) {
+        id -> BigInt,
+        member_id -> BigInt,
+        starts_on -> Date,
+        ends_on -> Nullable<Date>,
+        reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    party_age_gaps (id) {
+        id -> BigInt,
+        member_id -> BigInt,
+        reason -> Text,
+        starts_on -> Date,
+        ends_on -> Date,
+        note -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    positions (id) {
+        id -> BigInt,
+        member_id -> BigInt,
+        title -> Text,
+        organization_id -> Nullable<BigInt>,
+        starts_on -> Date,
+        ends_on -> Nullable<Date>,
+    }
+}
+
+diesel::table! {
+    member_events (id) {
+        id -> BigInt,
+        member_id -> BigInt,
+        occurred_on -> Date,
+        kind -> Text,
+        details -> Text,
+        recorded_at -> Timestamp,
+        recorded_by -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(users -> organizations (scope_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::joinable!(api_keys -> users (user_id));
+diesel::joinable!(members -> organizations (organization_id));
+diesel::joinable!(memberships -> members (member_id));
+diesel::joinable!(member_exemptions -> members (member_id));
+diesel::joinable!(party_age_gaps -> members (member_id));
+diesel::joinable!(positions -> members (member_id));
+diesel::joinable!(member_events -> members (member_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     organizations,
@@ -89,4 +175,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     refresh_tokens,
     api_keys,
+    members,
+    memberships,
+    member_exemptions,
+    party_age_gaps,
+    positions,
+    member_events,
 );

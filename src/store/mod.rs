@@ -2,6 +2,23 @@
 //! [`Visibility`](crate::auth::Visibility) where records are scoped and applies it in SQL.
 //! The store persists and looks up; the rules it applies come from `crate::domain`.
 
+/// The ids below `$ancestor` (itself included at depth 0) whose depth lies in
+/// `$min..=$max`, in the tree as it stood on `$day` (`far_future()` for the current tree).
+/// A macro because the subselect must stay unboxed to be embedded in a boxed query.
+macro_rules! descendants {
+    ($ancestor:expr, $min:expr, $max:expr, $day:expr) => {{
+        use $crate::db::schema::organization_tree as t;
+        let day: chrono::NaiveDate = $day;
+        t::table
+            .select(t::descendant_id)
+            .filter(t::ancestor_id.eq($ancestor))
+            .filter(t::depth.between($min, $max))
+            .filter(t::valid_from.le(day))
+            .filter(t::valid_to.is_null().or(t::valid_to.gt(day)))
+    }};
+}
+
+pub mod members;
 pub mod organizations;
 pub mod users;
 
@@ -10,6 +27,12 @@ use base64::Engine as _;
 use serde::Serialize;
 
 use crate::error::{Error, FieldError};
+
+/// A day after every real date: a period "holds on" it exactly when it is still open, so the
+/// same SQL finds the subtree of a past day and the current one.
+pub fn far_future() -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(9999, 12, 31).expect("valid date")
+}
 
 /// One page of a keyset-paged list.
 #[derive(Debug, Serialize)]

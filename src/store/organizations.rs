@@ -19,7 +19,7 @@ use crate::db::{DbConn, MultiBackend};
 use crate::domain::organization::{self as rules, Lifetime, OrgKind};
 use crate::domain::text;
 use crate::error::{Error, Result};
-use crate::store::{check_version, decode_cursor, Page};
+use crate::store::{check_version, decode_cursor, far_future, Page};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = orgs)]
@@ -138,27 +138,6 @@ pub struct ListFilter {
 
 type Boxed<'a> = orgs::BoxedQuery<'a, MultiBackend>;
 
-/// A day after every real date: a period "holds on" it exactly when it is still open, so the
-/// same SQL finds the subtree of a past day and the current one.
-fn far_future() -> NaiveDate {
-    NaiveDate::from_ymd_opt(9999, 12, 31).expect("valid date")
-}
-
-/// The ids below `$ancestor` (itself included at depth 0) whose depth lies in
-/// `$min..=$max`, in the tree as it stood on `$day` (`far_future()` for the current tree).
-/// A macro because the subselect must stay unboxed to be embedded in a boxed query.
-macro_rules! descendants {
-    ($ancestor:expr, $min:expr, $max:expr, $day:expr) => {{
-        let day: NaiveDate = $day;
-        tree::table
-            .select(tree::descendant_id)
-            .filter(tree::ancestor_id.eq($ancestor))
-            .filter(tree::depth.between($min, $max))
-            .filter(tree::valid_from.le(day))
-            .filter(tree::valid_to.is_null().or(tree::valid_to.gt(day)))
-    }};
-}
-
 fn restrict(query: Boxed<'static>, vis: Visibility) -> Boxed<'static> {
     match vis {
         Visibility::All => query,
@@ -263,13 +242,13 @@ pub fn list(conn: &mut DbConn, vis: Visibility, filter: ListFilter) -> Result<Pa
             .filter(orgs::established_on.le(day))
             .filter(orgs::dissolved_on.is_null().or(orgs::dissolved_on.gt(day)));
     }
-    for word in filter
+    for pattern in filter
         .q
         .as_deref()
-        .map(text::search_words)
+        .map(text::search_patterns)
         .unwrap_or_default()
     {
-        query = query.filter(orgs::search_name.like(format!("%{word}%")));
+        query = query.filter(orgs::search_name.like(pattern));
     }
     if let Some(cursor) = &filter.cursor {
         query = query.filter(orgs::code.gt(decode_cursor(cursor)?));
@@ -334,7 +313,7 @@ pub fn create(conn: &mut DbConn, vis: Visibility, new: NewOrganization) -> Resul
             .values((
                 orgs::code.eq(&new.code),
                 orgs::name.eq(&new.name),
-                orgs::search_name.eq(text::fold(&new.name)),
+                orgs::search_name.eq(text::search_key(&new.name)),
                 orgs::kind.eq(new.kind.as_str()),
                 orgs::established_on.eq(new.established_on),
                 orgs::dissolved_on.eq(new.dissolved_on),
@@ -393,7 +372,7 @@ pub fn update(
             .unwrap_or(row.has_branch_committee);
         diesel::update(orgs::table.find(row.id))
             .set((
-                orgs::search_name.eq(text::fold(&name)),
+                orgs::search_name.eq(text::search_key(&name)),
                 orgs::name.eq(name),
                 orgs::has_branch_committee.eq(has_branch_committee),
                 orgs::version.eq(row.version + 1),

@@ -6,6 +6,7 @@ mod api_keys;
 mod auth;
 mod errors;
 mod helpers;
+mod members;
 mod openapi;
 mod organizations;
 mod rules_doc;

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-const PREFIXES: [&str; 3] = ["organization.", "user.", "api_key."];
+const PREFIXES: [&str; 4] = ["organization.", "user.", "api_key.", "member."];
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
