@@ -69,6 +69,20 @@ enum Command {
     },
     /// Print the OpenAPI description of the API.
     Openapi,
+    /// Load a generated province into a fresh database and time the workloads (BENCHMARKS.md).
+    Bench {
+        /// sqlite or postgres.
+        #[arg(long, default_value = "sqlite")]
+        db: String,
+        /// The PostgreSQL server to create the benchmark database on.
+        #[arg(long)]
+        url: Option<String>,
+        /// Requests per workload.
+        #[arg(long, default_value_t = 200)]
+        iterations: usize,
+        #[arg(long, default_value_t = 2024)]
+        seed: u64,
+    },
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -87,6 +101,12 @@ fn main() -> ExitCode {
             scope,
             password_stdin,
         } => create_user(&cli.database_url, &username, role, scope, password_stdin),
+        Command::Bench {
+            db,
+            url,
+            iterations,
+            seed,
+        } => bench(&db, url, iterations, seed),
         Command::Openapi => {
             print!("{}", party_records::api::openapi_yaml());
             Ok(())
@@ -135,6 +155,22 @@ fn serve(database_url: &str, args: &ServeArgs) -> Result<(), String> {
         println!("API description: http://{host}:{}/openapi.yaml", app.port());
         app.run_until_stopped().await.map_err(|e| e.to_string())
     })
+}
+
+fn bench(db: &str, url: Option<String>, iterations: usize, seed: u64) -> Result<(), String> {
+    let engine = match db {
+        "sqlite" => party_records::db::Engine::Sqlite,
+        "postgres" => party_records::db::Engine::Postgres,
+        other => return Err(format!("--db is sqlite or postgres, not {other}")),
+    };
+    let report = party_records::bench::run(party_records::bench::Options {
+        engine,
+        server_url: url,
+        iterations,
+        seed,
+    })?;
+    print!("{report}");
+    Ok(())
 }
 
 /// The URL without a password, for printing.

@@ -150,23 +150,31 @@ pub fn migrations_are_current(conn: &mut DbConn) -> Result<bool, String> {
 /// Runs `f` in a write transaction. On SQLite the transaction begins `IMMEDIATE`, taking the
 /// write lock up front: a deferred transaction that reads first and writes later can fail with
 /// `SQLITE_BUSY` when another connection wrote in between, whatever the busy timeout.
+/// Inside an open transaction (a bulk import running many writes in one) it is a savepoint,
+/// so a failing write can be undone alone and the outer transaction decides.
 pub fn write_transaction<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConn) -> Result<T, E>,
     E: From<DieselError>,
 {
+    type Manager = <DbConn as Connection>::TransactionManager;
+    let nested = Manager::transaction_manager_status_mut(conn)
+        .transaction_depth()?
+        .is_some();
     match conn {
-        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
-        DbConn::Postgres(_) => <DbConn as Connection>::TransactionManager::begin_transaction(conn)?,
+        DbConn::Sqlite(c) if !nested => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
+        }
+        _ => Manager::begin_transaction(conn)?,
     }
     match f(conn) {
         Ok(value) => {
-            <DbConn as Connection>::TransactionManager::commit_transaction(conn)?;
+            Manager::commit_transaction(conn)?;
             Ok(value)
         }
         Err(err) => {
             // The error that made us roll back is the one worth reporting.
-            let _ = <DbConn as Connection>::TransactionManager::rollback_transaction(conn);
+            let _ = Manager::rollback_transaction(conn);
             Err(err)
         }
     }

@@ -222,16 +222,43 @@ fn views(conn: &mut DbConn, rows: Vec<MemberRow>, day: NaiveDate) -> Result<Vec<
 
 type Boxed = members::BoxedQuery<'static, MultiBackend>;
 
+/// The members whose current organisation lies in `$root`'s current subtree, checked row by
+/// row (a correlated EXISTS on the tree's primary key).
+macro_rules! currently_under {
+    ($root:expr) => {{
+        use $crate::db::schema::organization_tree as t;
+        diesel::dsl::exists(
+            t::table
+                .filter(t::ancestor_id.eq($root))
+                .filter(t::descendant_id.eq(members::organization_id))
+                .filter(t::valid_to.is_null()),
+        )
+    }};
+}
+
+/// Scope is checked row by row: one indexed probe per member, cheap for a single record and
+/// for lists walked along the name index.
 fn restrict(query: Boxed, vis: Visibility) -> Boxed {
     match vis {
         Visibility::All => query,
-        Visibility::Subtree(scope) => query.filter(members::organization_id.eq_any(descendants!(
-            scope,
-            0,
-            i32::MAX,
-            far_future()
-        ))),
+        Visibility::Subtree(scope) => query.filter(currently_under!(scope)),
     }
+}
+
+/// Subtrees with more organisations than this are listed by walking the name index and
+/// checking each member (EXISTS); smaller ones start from their organisations' members (IN)
+/// and sort the few rows. On SQLite the first plan takes 2 ms for a whole province where the
+/// second takes 60 ms, and the reverse for a single branch (BENCHMARKS.md).
+const SMALL_SUBTREE: i64 = 64;
+
+fn subtree_size(conn: &mut DbConn, root: i64, day: NaiveDate) -> Result<i64> {
+    use crate::db::schema::organization_tree as t;
+    Ok(t::table
+        .filter(t::ancestor_id.eq(root))
+        .filter(t::valid_from.le(day))
+        .filter(t::valid_to.is_null().or(t::valid_to.gt(day)))
+        .count()
+        .get_result(conn)?)
 }
 
 /// The member `profile_number` if the caller may see them; 404 otherwise.
@@ -307,27 +334,78 @@ macro_rules! on_roll_ids {
 /// Members in Vietnamese name order (given name, then full name), keyset-paged on
 /// `(sort_key, id)`: page 1,000 costs what page 1 costs.
 pub fn list(conn: &mut DbConn, vis: Visibility, filter: ListFilter) -> Result<Page<Member>> {
-    let mut query = restrict(members::table.into_boxed(), vis);
+    // Cheap per-row tests (name words, dates) come first in the WHERE clause and the scope's
+    // per-row probe last, so that SQLite probes only the rows that pass them.
+    let mut query = members::table.into_boxed();
+    for pattern in filter
+        .q
+        .as_deref()
+        .map(text::search_patterns)
+        .unwrap_or_default()
+    {
+        query = query.filter(members::search_name.like(pattern));
+    }
     let day = filter.on.unwrap_or_else(crate::time::today);
-    match (filter.on, &filter.under) {
-        // On a date: on the roll that day, in the subtree as it stood that day.
-        (Some(on), None) => query = query.filter(members::id.eq_any(on_roll_ids!(on))),
-        (Some(on), Some(code)) => {
-            let root = find_org(conn, vis, code)?;
-            query = query.filter(members::id.eq_any(on_roll_ids!(on).filter(
-                memberships::organization_id.eq_any(descendants!(root.id, 0, i32::MAX, on)),
-            )));
+    let under = match &filter.under {
+        Some(code) => Some(find_org(conn, vis, code)?.id),
+        None => None,
+    };
+    // The narrowest subtree that restricts the list decides the plan (see SMALL_SUBTREE).
+    let narrowest = under.or(match vis {
+        Visibility::All => None,
+        Visibility::Subtree(scope) => Some(scope),
+    });
+    let small = match narrowest {
+        Some(root) => {
+            subtree_size(conn, root, filter.on.unwrap_or_else(far_future))? <= SMALL_SUBTREE
         }
-        (None, Some(code)) => {
-            let root = find_org(conn, vis, code)?;
+        None => false,
+    };
+    match (filter.on, under) {
+        // On a date: on the roll that day, in the subtree as it stood that day.
+        (Some(on), Some(root)) if small => {
+            query =
+                query.filter(members::id.eq_any(on_roll_ids!(on).filter(
+                    memberships::organization_id.eq_any(descendants!(root, 0, i32::MAX, on)),
+                )));
+        }
+        (Some(on), Some(root)) => {
+            query = query.filter(diesel::dsl::exists(
+                on_roll_ids!(on)
+                    .filter(memberships::member_id.eq(members::id))
+                    .filter(memberships::organization_id.eq_any(descendants!(
+                        root,
+                        0,
+                        i32::MAX,
+                        on
+                    ))),
+            ));
+        }
+        (Some(on), None) => {
+            query = query.filter(diesel::dsl::exists(
+                on_roll_ids!(on).filter(memberships::member_id.eq(members::id)),
+            ));
+        }
+        (None, Some(root)) if small => {
             query = query.filter(members::organization_id.eq_any(descendants!(
-                root.id,
+                root,
                 0,
                 i32::MAX,
                 far_future()
             )));
         }
-        (None, None) => {}
+        (None, Some(root)) => query = query.filter(currently_under!(root)),
+        (None, None) => {
+            if let (true, Some(scope)) = (small, narrowest) {
+                // A small scope: start from its organisations' members.
+                query = query.filter(members::organization_id.eq_any(descendants!(
+                    scope,
+                    0,
+                    i32::MAX,
+                    far_future()
+                )));
+            }
+        }
     }
     match filter.status {
         Some(Status::Left) => query = query.filter(members::left_on.le(day)),
@@ -361,14 +439,6 @@ pub fn list(conn: &mut DbConn, vis: Visibility, filter: ListFilter) -> Result<Pa
                 .filter(members::admitted_on.lt(next));
         }
     }
-    for pattern in filter
-        .q
-        .as_deref()
-        .map(text::search_patterns)
-        .unwrap_or_default()
-    {
-        query = query.filter(members::search_name.like(pattern));
-    }
     if let Some(cursor) = &filter.cursor {
         let (key, id) = decode_member_cursor(cursor)?;
         query = query.filter(
@@ -377,7 +447,7 @@ pub fn list(conn: &mut DbConn, vis: Visibility, filter: ListFilter) -> Result<Pa
                 .or(members::sort_key.eq(key).and(members::id.gt(id))),
         );
     }
-    let rows: Vec<MemberRow> = query
+    let rows: Vec<MemberRow> = restrict(query, vis)
         .order((members::sort_key.asc(), members::id.asc()))
         .limit(filter.limit as i64 + 1)
         .select(MemberRow::as_select())

@@ -4,6 +4,7 @@
 mod access_matrix;
 mod api_keys;
 mod auth;
+mod cli;
 mod errors;
 mod helpers;
 mod members;

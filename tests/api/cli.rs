@@ -1,0 +1,219 @@
+//! The binary as an operator runs it: first start on an empty database, the create-user
+//! bootstrap, personal data kept out of the logs, graceful shutdown on SIGTERM.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::helpers::TestDb;
+
+const BIN: &str = env!("CARGO_BIN_EXE_party-records");
+
+fn command(db_url: &str) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env("DATABASE_URL", db_url)
+        .env(
+            "JWT_SECRET",
+            "a test secret that is more than thirty-two bytes long",
+        )
+        .env("BIND_ADDR", "127.0.0.1:0")
+        .env("RUST_LOG", "debug")
+        .env_remove("LOG_FORMAT");
+    cmd
+}
+
+struct Server {
+    child: Child,
+    banner: Vec<String>,
+    address: String,
+}
+
+/// Starts `party-records` (serve) and reads its banner up to the address line.
+fn serve(db_url: &str) -> Server {
+    let mut child = command(db_url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut banner = Vec::new();
+    let mut address = None;
+    for _ in 0..20 {
+        let mut line = String::new();
+        if out.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        if let Some(rest) = line.trim().strip_prefix("party-records listening on ") {
+            address = Some(rest.to_string());
+        }
+        let done = line.starts_with("API description");
+        banner.push(line.trim_end().to_string());
+        if done {
+            break;
+        }
+    }
+    // Keep draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = out.read_to_string(&mut rest);
+    });
+    let address = address.unwrap_or_else(|| panic!("no address in {banner:?}"));
+    wait_until_healthy(&address);
+    Server {
+        address,
+        child,
+        banner,
+    }
+}
+
+/// Polls `GET /health` over a plain socket until the server answers 200.
+fn wait_until_healthy(address: &str) {
+    let host = address.trim_start_matches("http://");
+    for _ in 0..100 {
+        if let Ok(mut stream) = std::net::TcpStream::connect(host) {
+            let _ =
+                stream.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            let mut answer = String::new();
+            let _ = stream.read_to_string(&mut answer);
+            if answer.starts_with("HTTP/1.1 200") {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{address} never became healthy");
+}
+
+impl Server {
+    /// SIGTERM, then the exit status and everything the server logged.
+    fn stop(mut self) -> (std::process::ExitStatus, String) {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let mut logs = String::new();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut logs)
+            .unwrap();
+        (self.child.wait().unwrap(), logs)
+    }
+}
+
+fn create_admin(db_url: &str, password: &str) -> std::process::Output {
+    let mut child = command(db_url)
+        .args([
+            "create-user",
+            "--username",
+            "admin",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test]
+async fn first_start_bootstrap_private_logs_and_graceful_shutdown() {
+    let (_db, url) = TestDb::create();
+
+    // An empty database: the banner says exactly how to create the first administrator.
+    let server = serve(&url);
+    let banner = server.banner.join("\n");
+    assert!(
+        banner.contains("party-records create-user --username admin --role admin"),
+        "{banner}"
+    );
+    let (status, _) = server.stop();
+    assert!(status.success(), "graceful exit on SIGTERM: {status:?}");
+
+    let short = create_admin(&url, "short");
+    assert!(!short.status.success());
+    let created = create_admin(&url, "the first admin password");
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    assert!(String::from_utf8_lossy(&created.stdout).contains("Created admin"));
+
+    let server = serve(&url);
+    assert!(
+        !server.banner.join("\n").contains("create-user"),
+        "{:?}",
+        server.banner
+    );
+    let client = reqwest::Client::new();
+    let login: serde_json::Value = client
+        .post(format!("{}/api/v1/auth/login", server.address))
+        .json(&json!({"username": "admin", "password": "the first admin password"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["access_token"]
+        .as_str()
+        .expect("signed in")
+        .to_string();
+    let post = |path: &str, body: serde_json::Value| {
+        client
+            .post(format!("{}{path}", server.address))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+    post(
+        "/api/v1/organizations",
+        json!({"code": "HG", "name": "Đảng bộ tỉnh", "kind": "provincial_committee", "established_on": "2004-01-01"}),
+    )
+    .await
+    .unwrap();
+    post(
+        "/api/v1/organizations",
+        json!({"code": "CB", "name": "Chi bộ", "kind": "grassroots_branch", "parent_code": "HG", "established_on": "2004-01-01"}),
+    )
+    .await
+    .unwrap();
+    let member = json!({"profile_number": "HG-1", "full_name": "Nguyễn Thị Hoa", "gender": "female",
+        "born_on": "1987-04-23", "national_id": "093187004567", "card_number": "CARD-778899",
+        "organization_code": "CB", "admitted_on": "2015-05-19"});
+    let created = post("/api/v1/members", member.clone()).await.unwrap();
+    assert_eq!(created.status(), 201);
+    // A refused one, whose input must not be echoed into the logs either.
+    let mut bad = member.clone();
+    bad["profile_number"] = json!("HG-2");
+    bad["national_id"] = json!("09318700456");
+    let refused = post("/api/v1/members", bad).await.unwrap();
+    assert_eq!(refused.status(), 422);
+    assert!(!refused.text().await.unwrap().contains("09318700456"));
+
+    let (status, logs) = server.stop();
+    assert!(status.success());
+    assert!(
+        logs.contains("request done"),
+        "the server logged its requests: {logs}"
+    );
+    for secret in [
+        "093187004567",
+        "09318700456",
+        "CARD-778899",
+        "1987-04-23",
+        "the first admin password",
+    ] {
+        assert!(!logs.contains(secret), "{secret} reached the logs");
+    }
+    // Every request line carries its request id.
+    for line in logs.lines().filter(|l| l.contains("request done")) {
+        assert!(line.contains("request_id"), "{line}");
+    }
+}
