@@ -405,7 +405,7 @@ pub async fn add_gap(
             let gap = store::Gap {
                 reason: b.reason,
                 starts_on: b.starts_on,
-                ends_on: b.ends_on,
+                ends_on: Some(b.ends_on),
                 note,
             };
             store::add_gap(conn, vis, &profile_number, gap, &by)

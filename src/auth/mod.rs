@@ -22,6 +22,10 @@ pub enum Access {
     RecordRead,
     /// The same records: create and change in scope.
     RecordWrite,
+    /// Disciplinary actions: read in scope (every role).
+    DisciplineRead,
+    /// Disciplinary actions: record decisions and appeals (inspection commissions).
+    DisciplineWrite,
     /// User management.
     Admin,
 }
@@ -31,6 +35,8 @@ pub fn role_allows(role: Role, access: Access) -> bool {
     match access {
         Access::Public | Access::Authenticated | Access::RecordRead => true,
         Access::RecordWrite => matches!(role, Role::Admin | Role::Clerk),
+        Access::DisciplineRead => true,
+        Access::DisciplineWrite => matches!(role, Role::Admin | Role::Inspector),
         Access::Admin => role == Role::Admin,
     }
 }
@@ -86,6 +92,14 @@ mod tests {
         assert!(role_allows(Role::Clerk, Access::RecordWrite));
         assert!(!role_allows(Role::Inspector, Access::RecordWrite));
         assert!(!role_allows(Role::Auditor, Access::RecordWrite));
+    }
+
+    #[test]
+    fn only_admins_and_inspectors_write_discipline() {
+        assert!(role_allows(Role::Inspector, Access::DisciplineWrite));
+        assert!(!role_allows(Role::Clerk, Access::DisciplineWrite));
+        assert!(!role_allows(Role::Auditor, Access::DisciplineWrite));
+        assert!(role_allows(Role::Auditor, Access::DisciplineRead));
     }
 
     #[test]

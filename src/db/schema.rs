@@ -129,7 +129,7 @@ diesel::table! {
         member_id -> BigInt,
         reason -> Text,
         starts_on -> Date,
-        ends_on -> Date,
+        ends_on -> Nullable<Date>,
         note -> Nullable<Text>,
     }
 }
@@ -157,6 +157,95 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    member_ratings (id) {
+        id -> BigInt,
+        member_id -> BigInt,
+        year -> Integer,
+        level -> Text,
+        score -> Nullable<Integer>,
+        reason -> Nullable<Text>,
+        self_corrected -> Bool,
+        decided_on -> Nullable<Date>,
+        override_reason -> Nullable<Text>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    organization_ratings (id) {
+        id -> BigInt,
+        organization_id -> BigInt,
+        year -> Integer,
+        level -> Text,
+        score -> Nullable<Integer>,
+        reason -> Nullable<Text>,
+        decided_on -> Nullable<Date>,
+        override_reason -> Nullable<Text>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    disciplinary_actions (id) {
+        id -> BigInt,
+        subject_type -> Text,
+        member_id -> Nullable<BigInt>,
+        organization_id -> Nullable<BigInt>,
+        subject_key -> Text,
+        form -> Text,
+        decision_number -> Text,
+        authority_id -> BigInt,
+        decided_on -> Date,
+        announced_on -> Nullable<Date>,
+        violation -> Nullable<Text>,
+        regulation_article -> Nullable<Text>,
+        especially_serious -> Bool,
+        appeal_filed_on -> Nullable<Date>,
+        appeal_outcome -> Nullable<Text>,
+        appeal_decided_on -> Nullable<Date>,
+        reduced_form -> Nullable<Text>,
+        expires_on -> Nullable<Date>,
+        override_reason -> Nullable<Text>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    insignia_awards (id) {
+        id -> BigInt,
+        member_id -> BigInt,
+        tier -> Integer,
+        awarded_on -> Date,
+        decision_number -> Nullable<Text>,
+        posthumous -> Bool,
+        early -> Bool,
+        revoked_on -> Nullable<Date>,
+        override_reason -> Nullable<Text>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    admission_targets (id) {
+        id -> BigInt,
+        organization_id -> BigInt,
+        year -> Integer,
+        target -> Integer,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> organizations (scope_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
@@ -167,6 +256,10 @@ diesel::joinable!(member_exemptions -> members (member_id));
 diesel::joinable!(party_age_gaps -> members (member_id));
 diesel::joinable!(positions -> members (member_id));
 diesel::joinable!(member_events -> members (member_id));
+diesel::joinable!(member_ratings -> members (member_id));
+diesel::joinable!(organization_ratings -> organizations (organization_id));
+diesel::joinable!(insignia_awards -> members (member_id));
+diesel::joinable!(admission_targets -> organizations (organization_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     organizations,
@@ -181,4 +274,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     party_age_gaps,
     positions,
     member_events,
+    member_ratings,
+    organization_ratings,
+    disciplinary_actions,
+    insignia_awards,
+    admission_targets,
 );

@@ -334,7 +334,7 @@ impl PartyAge {
 /// so "30 years" means the 30th anniversary of that shifted date has come.
 pub fn party_age(
     admitted_on: NaiveDate,
-    gaps: &[(NaiveDate, NaiveDate)],
+    gaps: &[(NaiveDate, Option<NaiveDate>)],
     on: NaiveDate,
 ) -> Result<PartyAge, RuleViolation> {
     check_after_admission(admitted_on, on, "on")?;
@@ -342,7 +342,7 @@ pub fn party_age(
         .iter()
         .map(|(start, end)| {
             let start = (*start).max(admitted_on);
-            let end = (*end).min(on);
+            let end = end.unwrap_or(on).min(on);
             (end - start).num_days().max(0)
         })
         .sum();
@@ -547,7 +547,7 @@ mod tests {
         let age = party_age(admitted, &[], d("2024-05-18")).unwrap();
         assert_eq!((age.years, age.months, age.days), (29, 11, 29));
         // One year out of the party (a transfer gap) delays the 30th year by that year.
-        let gaps = [(d("2000-01-01"), d("2001-01-01"))];
+        let gaps = [(d("2000-01-01"), Some(d("2001-01-01")))];
         let age = party_age(admitted, &gaps, d("2024-05-19")).unwrap();
         assert_eq!(age.gap_days, 366);
         assert_eq!((age.years, age.months), (28, 11));
@@ -556,7 +556,7 @@ mod tests {
         // A gap still open on the date counts up to the date only.
         let age = party_age(
             admitted,
-            &[(d("2024-01-01"), d("2030-01-01"))],
+            &[(d("2024-01-01"), Some(d("2030-01-01")))],
             d("2024-02-01"),
         )
         .unwrap();

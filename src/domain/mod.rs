@@ -4,8 +4,11 @@
 //! A rule that a write breaks is a [`RuleViolation`] with a stable `code` (documented in
 //! `docs/rules.md`), the field it concerns, and a message a clerk understands.
 
+pub mod discipline;
+pub mod insignia;
 pub mod member;
 pub mod organization;
+pub mod rating;
 pub mod text;
 
 use std::fmt;

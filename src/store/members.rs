@@ -1081,12 +1081,12 @@ pub fn add_gap(
     crate::db::write_transaction(conn, |conn| {
         let row = find_visible(conn, vis, profile_number)?;
         rules::check_after_admission(row.admitted_on, starts_on, "starts_on")?;
-        rules::check_period(starts_on, Some(ends_on), "ends_on")?;
+        rules::check_period(starts_on, ends_on, "ends_on")?;
         let existing: Vec<Period> = gaps::table
             .filter(gaps::member_id.eq(row.id))
-            .select((gaps::starts_on, gaps::ends_on.nullable()))
+            .select((gaps::starts_on, gaps::ends_on))
             .load(conn)?;
-        rules::check_no_overlap((starts_on, Some(ends_on)), &existing, "starts_on")?;
+        rules::check_no_overlap((starts_on, ends_on), &existing, "starts_on")?;
         diesel::insert_into(gaps::table)
             .values((
                 gaps::member_id.eq(row.id),
@@ -1299,7 +1299,8 @@ pub fn history(conn: &mut DbConn, vis: Visibility, profile_number: &str) -> Resu
 pub struct Gap {
     pub reason: GapReason,
     pub starts_on: NaiveDate,
-    pub ends_on: NaiveDate,
+    /// `None` while the gap lasts (an expulsion until readmission).
+    pub ends_on: Option<NaiveDate>,
     pub note: Option<String>,
 }
 
@@ -1314,7 +1315,7 @@ pub struct PartyAgeAnswer {
 }
 
 pub fn gaps_of(conn: &mut DbConn, member_id: i64) -> Result<Vec<Gap>> {
-    let rows: Vec<(String, NaiveDate, NaiveDate, Option<String>)> = gaps::table
+    let rows: Vec<(String, NaiveDate, Option<NaiveDate>, Option<String>)> = gaps::table
         .filter(gaps::member_id.eq(member_id))
         .order(gaps::starts_on.asc())
         .select((gaps::reason, gaps::starts_on, gaps::ends_on, gaps::note))
@@ -1338,8 +1339,7 @@ pub fn party_age(
 ) -> Result<PartyAgeAnswer> {
     let row = find_visible(conn, vis, profile_number)?;
     let gaps = gaps_of(conn, row.id)?;
-    let spans: Vec<(NaiveDate, NaiveDate)> =
-        gaps.iter().map(|g| (g.starts_on, g.ends_on)).collect();
+    let spans: Vec<Period> = gaps.iter().map(|g| (g.starts_on, g.ends_on)).collect();
     let age = rules::party_age(row.admitted_on, &spans, on)?;
     Ok(PartyAgeAnswer {
         profile_number: row.profile_number,

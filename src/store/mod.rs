@@ -18,8 +18,12 @@ macro_rules! descendants {
     }};
 }
 
+pub mod discipline;
+pub mod insignia;
 pub mod members;
 pub mod organizations;
+pub mod ratings;
+pub mod targets;
 pub mod users;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

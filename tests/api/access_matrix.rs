@@ -215,6 +215,118 @@ POST   /api/v1/members/{profile_number}/positions/end           admin     -   42
 POST   /api/v1/members/{profile_number}/positions/end           clerk     -   422 -   404 404
 POST   /api/v1/members/{profile_number}/positions/end           inspector -   403 -   403 403
 POST   /api/v1/members/{profile_number}/positions/end           auditor   -   403 -   403 403
+
+#      annual records: member-bound routes use the member columns; disciplinary writes belong to inspectors
+GET    /api/v1/ratings/members                                  anonymous 401 401 401 401 401
+GET    /api/v1/ratings/members                                  admin     200 200 200 200 200
+GET    /api/v1/ratings/members                                  clerk     200 200 404 404 404
+GET    /api/v1/ratings/members                                  inspector 200 200 404 404 404
+GET    /api/v1/ratings/members                                  auditor   200 200 404 404 404
+POST   /api/v1/ratings/members                                  anonymous -   401 -   401 401
+POST   /api/v1/ratings/members                                  admin     -   201 -   201 201
+POST   /api/v1/ratings/members                                  clerk     -   201 -   422 422
+POST   /api/v1/ratings/members                                  inspector -   403 -   403 403
+POST   /api/v1/ratings/members                                  auditor   -   403 -   403 403
+POST   /api/v1/ratings/members/batch                            anonymous -   401 -   401 401
+POST   /api/v1/ratings/members/batch                            admin     -   200 -   200 200
+POST   /api/v1/ratings/members/batch                            clerk     -   200 -   422 422
+POST   /api/v1/ratings/members/batch                            inspector -   403 -   403 403
+POST   /api/v1/ratings/members/batch                            auditor   -   403 -   403 403
+GET    /api/v1/ratings/members/{profile_number}/{year}          anonymous -   401 -   401 401
+GET    /api/v1/ratings/members/{profile_number}/{year}          admin     -   200 -   200 200
+GET    /api/v1/ratings/members/{profile_number}/{year}          clerk     -   200 -   404 404
+GET    /api/v1/ratings/members/{profile_number}/{year}          inspector -   200 -   404 404
+GET    /api/v1/ratings/members/{profile_number}/{year}          auditor   -   200 -   404 404
+PATCH  /api/v1/ratings/members/{profile_number}/{year}          anonymous -   401 -   401 401
+PATCH  /api/v1/ratings/members/{profile_number}/{year}          admin     -   200 -   200 200
+PATCH  /api/v1/ratings/members/{profile_number}/{year}          clerk     -   200 -   404 404
+PATCH  /api/v1/ratings/members/{profile_number}/{year}          inspector -   403 -   403 403
+PATCH  /api/v1/ratings/members/{profile_number}/{year}          auditor   -   403 -   403 403
+GET    /api/v1/ratings/organizations                            anonymous 401 401 401 401 401
+GET    /api/v1/ratings/organizations                            admin     200 200 200 200 200
+GET    /api/v1/ratings/organizations                            clerk     200 200 404 404 404
+GET    /api/v1/ratings/organizations                            inspector 200 200 404 404 404
+GET    /api/v1/ratings/organizations                            auditor   200 200 404 404 404
+POST   /api/v1/ratings/organizations                            anonymous 401 401 401 401 401
+POST   /api/v1/ratings/organizations                            admin     201 201 201 201 201
+POST   /api/v1/ratings/organizations                            clerk     201 201 422 422 422
+POST   /api/v1/ratings/organizations                            inspector 403 403 403 403 403
+POST   /api/v1/ratings/organizations                            auditor   403 403 403 403 403
+POST   /api/v1/ratings/organizations/batch                      anonymous 401 401 401 401 401
+POST   /api/v1/ratings/organizations/batch                      admin     200 200 200 200 200
+POST   /api/v1/ratings/organizations/batch                      clerk     200 200 422 422 422
+POST   /api/v1/ratings/organizations/batch                      inspector 403 403 403 403 403
+POST   /api/v1/ratings/organizations/batch                      auditor   403 403 403 403 403
+GET    /api/v1/ratings/organizations/{code}/{year}              anonymous 401 401 401 401 401
+GET    /api/v1/ratings/organizations/{code}/{year}              admin     200 200 200 200 200
+GET    /api/v1/ratings/organizations/{code}/{year}              clerk     200 200 404 404 404
+GET    /api/v1/ratings/organizations/{code}/{year}              inspector 200 200 404 404 404
+GET    /api/v1/ratings/organizations/{code}/{year}              auditor   200 200 404 404 404
+PATCH  /api/v1/ratings/organizations/{code}/{year}              anonymous 401 401 401 401 401
+PATCH  /api/v1/ratings/organizations/{code}/{year}              admin     200 200 200 200 200
+PATCH  /api/v1/ratings/organizations/{code}/{year}              clerk     200 200 404 404 404
+PATCH  /api/v1/ratings/organizations/{code}/{year}              inspector 403 403 403 403 403
+PATCH  /api/v1/ratings/organizations/{code}/{year}              auditor   403 403 403 403 403
+GET    /api/v1/disciplinary-actions                             anonymous 401 401 401 401 401
+GET    /api/v1/disciplinary-actions                             admin     200 200 200 200 200
+GET    /api/v1/disciplinary-actions                             clerk     200 200 404 404 404
+GET    /api/v1/disciplinary-actions                             inspector 200 200 404 404 404
+GET    /api/v1/disciplinary-actions                             auditor   200 200 404 404 404
+POST   /api/v1/disciplinary-actions                             anonymous -   401 -   401 401
+POST   /api/v1/disciplinary-actions                             admin     -   201 -   201 201
+POST   /api/v1/disciplinary-actions                             clerk     -   403 -   403 403
+POST   /api/v1/disciplinary-actions                             inspector -   201 -   422 422
+POST   /api/v1/disciplinary-actions                             auditor   -   403 -   403 403
+GET    /api/v1/disciplinary-actions/{id}                        anonymous -   401 -   401 401
+GET    /api/v1/disciplinary-actions/{id}                        admin     -   200 -   200 200
+GET    /api/v1/disciplinary-actions/{id}                        clerk     -   200 -   404 404
+GET    /api/v1/disciplinary-actions/{id}                        inspector -   200 -   404 404
+GET    /api/v1/disciplinary-actions/{id}                        auditor   -   200 -   404 404
+POST   /api/v1/disciplinary-actions/{id}/appeal                 anonymous -   401 -   401 401
+POST   /api/v1/disciplinary-actions/{id}/appeal                 admin     -   422 -   422 422
+POST   /api/v1/disciplinary-actions/{id}/appeal                 clerk     -   403 -   403 403
+POST   /api/v1/disciplinary-actions/{id}/appeal                 inspector -   422 -   404 404
+POST   /api/v1/disciplinary-actions/{id}/appeal                 auditor   -   403 -   403 403
+GET    /api/v1/insignia-awards                                  anonymous 401 401 401 401 401
+GET    /api/v1/insignia-awards                                  admin     200 200 200 200 200
+GET    /api/v1/insignia-awards                                  clerk     200 200 404 404 404
+GET    /api/v1/insignia-awards                                  inspector 200 200 404 404 404
+GET    /api/v1/insignia-awards                                  auditor   200 200 404 404 404
+POST   /api/v1/insignia-awards                                  anonymous -   401 -   401 401
+POST   /api/v1/insignia-awards                                  admin     -   422 -   422 422
+POST   /api/v1/insignia-awards                                  clerk     -   422 -   422 422
+POST   /api/v1/insignia-awards                                  inspector -   403 -   403 403
+POST   /api/v1/insignia-awards                                  auditor   -   403 -   403 403
+GET    /api/v1/insignia-awards/eligible                         anonymous 401 401 401 401 401
+GET    /api/v1/insignia-awards/eligible                         admin     200 200 200 200 200
+GET    /api/v1/insignia-awards/eligible                         clerk     200 200 404 404 404
+GET    /api/v1/insignia-awards/eligible                         inspector 200 200 404 404 404
+GET    /api/v1/insignia-awards/eligible                         auditor   200 200 404 404 404
+GET    /api/v1/insignia-awards/{id}                             anonymous -   401 -   401 401
+GET    /api/v1/insignia-awards/{id}                             admin     -   200 -   200 200
+GET    /api/v1/insignia-awards/{id}                             clerk     -   200 -   404 404
+GET    /api/v1/insignia-awards/{id}                             inspector -   200 -   404 404
+GET    /api/v1/insignia-awards/{id}                             auditor   -   200 -   404 404
+GET    /api/v1/admission-targets                                anonymous 401 401 401 401 401
+GET    /api/v1/admission-targets                                admin     200 200 200 200 200
+GET    /api/v1/admission-targets                                clerk     200 200 404 404 404
+GET    /api/v1/admission-targets                                inspector 200 200 404 404 404
+GET    /api/v1/admission-targets                                auditor   200 200 404 404 404
+POST   /api/v1/admission-targets                                anonymous 401 401 401 401 401
+POST   /api/v1/admission-targets                                admin     201 201 201 201 201
+POST   /api/v1/admission-targets                                clerk     201 201 422 422 422
+POST   /api/v1/admission-targets                                inspector 403 403 403 403 403
+POST   /api/v1/admission-targets                                auditor   403 403 403 403 403
+GET    /api/v1/admission-targets/{code}/{year}                  anonymous 401 401 401 401 401
+GET    /api/v1/admission-targets/{code}/{year}                  admin     200 200 200 200 200
+GET    /api/v1/admission-targets/{code}/{year}                  clerk     200 200 404 404 404
+GET    /api/v1/admission-targets/{code}/{year}                  inspector 200 200 404 404 404
+GET    /api/v1/admission-targets/{code}/{year}                  auditor   200 200 404 404 404
+PATCH  /api/v1/admission-targets/{code}/{year}                  anonymous 401 401 401 401 401
+PATCH  /api/v1/admission-targets/{code}/{year}                  admin     200 200 200 200 200
+PATCH  /api/v1/admission-targets/{code}/{year}                  clerk     200 200 404 404 404
+PATCH  /api/v1/admission-targets/{code}/{year}                  inspector 403 403 403 403 403
+PATCH  /api/v1/admission-targets/{code}/{year}                  auditor   403 403 403 403 403
 "#;
 
 const CALLERS: [&str; 5] = ["anonymous", "admin", "clerk", "inspector", "auditor"];
@@ -332,6 +444,30 @@ async fn fixture(app: &TestApp) -> Fixture {
     }
     for (profile, branch) in [("M-A1a", "A1a"), ("M-Bb", "Bb"), ("M-Cb", "Cb")] {
         app.post("/api/v1/members", &admin, member_body(profile, branch))
+            .await
+            .expect(201);
+        let year_2020 = json!({"profile_number": profile, "year": 2020, "level": "good"});
+        app.post("/api/v1/ratings/members", &admin, year_2020)
+            .await
+            .expect(201);
+        let reprimand = json!({"subject_type": "member", "subject": profile, "form": "reprimand",
+            "decision_number": format!("F-{profile}"), "authority_code": "P1", "decided_on": "2100-01-02"});
+        app.post("/api/v1/disciplinary-actions", &admin, reprimand)
+            .await
+            .expect(201);
+        let award = json!({"profile_number": profile, "tier": 30, "awarded_on": "2024-02-03",
+            "override_reason": "fixture"});
+        app.post("/api/v1/insignia-awards", &admin, award)
+            .await
+            .expect(201);
+    }
+    for (code, _) in RELATIONS.iter().map(|(_, code)| (code, ())) {
+        let rating = json!({"organization_code": code, "year": 2020, "level": "good"});
+        app.post("/api/v1/ratings/organizations", &admin, rating)
+            .await
+            .expect(201);
+        let target = json!({"organization_code": code, "year": 2020, "target": 5});
+        app.post("/api/v1/admission-targets", &admin, target)
             .await
             .expect(201);
     }
@@ -536,6 +672,123 @@ async fn request_for(
                 other => panic!("the access matrix has no way to call member action {other}"),
             };
             with_body(&p.replace("{profile_number}", profile), body)
+        }
+        ("GET", "/api/v1/ratings/members")
+        | ("GET", "/api/v1/ratings/organizations")
+        | ("GET", "/api/v1/disciplinary-actions")
+        | ("GET", "/api/v1/insignia-awards")
+        | ("GET", "/api/v1/admission-targets") => plain(&format!("{path}?under={target}")),
+        ("GET", "/api/v1/insignia-awards/eligible") => {
+            plain(&format!("{path}?on=2024-02-03&under={target}"))
+        }
+        // A year of its own per cell, so that each admitted write succeeds.
+        ("POST", "/api/v1/ratings/members") => with_body(
+            path,
+            json!({"profile_number": member_target(relation).0, "year": 2021 + n % 79, "level": "good"}),
+        ),
+        ("POST", "/api/v1/ratings/members/batch") => with_body(
+            path,
+            json!({"year": 2021 + n % 79, "ratings": [{"profile_number": member_target(relation).0, "level": "good"}]}),
+        ),
+        ("GET", "/api/v1/ratings/members/{profile_number}/{year}") => plain(&format!(
+            "/api/v1/ratings/members/{}/2020",
+            member_target(relation).0
+        )),
+        ("PATCH", "/api/v1/ratings/members/{profile_number}/{year}") => {
+            let path = format!("/api/v1/ratings/members/{}/2020", member_target(relation).0);
+            let current = app.get(&path, admin).await;
+            Request {
+                path,
+                body: Some(json!({"level": "good"})),
+                headers: vec![("If-Match", current.header("etag").unwrap().to_string())],
+            }
+        }
+        ("POST", "/api/v1/ratings/organizations") => with_body(
+            path,
+            json!({"organization_code": target, "year": 2021 + n % 79, "level": "good"}),
+        ),
+        ("POST", "/api/v1/ratings/organizations/batch") => with_body(
+            path,
+            json!({"year": 2021 + n % 79, "ratings": [{"organization_code": target, "level": "good"}]}),
+        ),
+        ("GET", "/api/v1/ratings/organizations/{code}/{year}") => {
+            plain(&format!("/api/v1/ratings/organizations/{target}/2020"))
+        }
+        ("PATCH", "/api/v1/ratings/organizations/{code}/{year}") => {
+            let path = format!("/api/v1/ratings/organizations/{target}/2020");
+            let current = app.get(&path, admin).await;
+            Request {
+                path,
+                body: Some(json!({"level": "good"})),
+                headers: vec![("If-Match", current.header("etag").unwrap().to_string())],
+            }
+        }
+        ("POST", "/api/v1/disciplinary-actions") => with_body(
+            path,
+            json!({"subject_type": "member", "subject": member_target(relation).0, "form": "reprimand",
+                   "decision_number": format!("M-{n}"), "authority_code": "P1", "decided_on": "2100-06-01"}),
+        ),
+        ("GET", "/api/v1/disciplinary-actions/{id}")
+        | ("POST", "/api/v1/disciplinary-actions/{id}/appeal") => {
+            let subject = member_target(relation).0;
+            let list = app
+                .get(
+                    &format!(
+                        "/api/v1/disciplinary-actions?under={}",
+                        member_target(relation).1
+                    ),
+                    admin,
+                )
+                .await;
+            let id = list.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["subject"] == subject)
+                .map(|a| a["id"].clone())
+                .expect("a fixture action");
+            let path = path.replace("{id}", &id.to_string());
+            if method == "GET" {
+                plain(&path)
+            } else {
+                // Filed before the decision: refused by a rule, changes nothing.
+                with_body(&path, json!({"filed_on": "2099-01-01"}))
+            }
+        }
+        ("POST", "/api/v1/insignia-awards") => with_body(
+            path,
+            json!({"profile_number": member_target(relation).0, "tier": 40, "awarded_on": "2030-02-03"}),
+        ),
+        ("GET", "/api/v1/insignia-awards/{id}") => {
+            let list = app
+                .get(
+                    &format!(
+                        "/api/v1/insignia-awards?under={}",
+                        member_target(relation).1
+                    ),
+                    admin,
+                )
+                .await;
+            plain(&format!(
+                "/api/v1/insignia-awards/{}",
+                list.body["items"][0]["id"]
+            ))
+        }
+        ("POST", "/api/v1/admission-targets") => with_body(
+            path,
+            json!({"organization_code": target, "year": 2021 + n % 79, "target": 3}),
+        ),
+        ("GET", "/api/v1/admission-targets/{code}/{year}") => {
+            plain(&format!("/api/v1/admission-targets/{target}/2020"))
+        }
+        ("PATCH", "/api/v1/admission-targets/{code}/{year}") => {
+            let path = format!("/api/v1/admission-targets/{target}/2020");
+            let current = app.get(&path, admin).await;
+            Request {
+                path,
+                body: Some(json!({"target": 6})),
+                headers: vec![("If-Match", current.header("etag").unwrap().to_string())],
+            }
         }
         _ => panic!("the access matrix has no way to call {method} {path}: add one to request_for"),
     }

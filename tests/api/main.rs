@@ -2,6 +2,7 @@
 //! PostgreSQL when `TEST_DATABASE_URL` names one), HTTP only.
 
 mod access_matrix;
+mod annual;
 mod api_keys;
 mod auth;
 mod cli;

@@ -2,7 +2,16 @@
 
 use std::path::Path;
 
-const PREFIXES: [&str; 4] = ["organization.", "user.", "api_key.", "member."];
+const PREFIXES: [&str; 8] = [
+    "organization.",
+    "user.",
+    "api_key.",
+    "member.",
+    "rating.",
+    "discipline.",
+    "insignia.",
+    "admission_target.",
+];
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {

@@ -62,9 +62,10 @@ CREATE TABLE party_age_gaps (
     member_id BIGINT NOT NULL REFERENCES members (id),
     reason TEXT NOT NULL CHECK (reason IN ('expelled', 'removed', 'lost_contact', 'transfer_gap')),
     starts_on DATE NOT NULL,
-    ends_on DATE NOT NULL,
+    -- Open while it lasts: an expulsion's gap ends only if the member is readmitted.
+    ends_on DATE,
     note TEXT,
-    CONSTRAINT party_age_gaps_period_check CHECK (ends_on > starts_on)
+    CONSTRAINT party_age_gaps_period_check CHECK (ends_on IS NULL OR ends_on > starts_on)
 );
 CREATE INDEX party_age_gaps_member_idx ON party_age_gaps (member_id, starts_on);
 
