@@ -13,6 +13,7 @@ mod members;
 mod organizations;
 pub mod problem;
 pub mod request_id;
+mod stats;
 mod users;
 
 use std::sync::Arc;
@@ -175,6 +176,13 @@ routes! {
         GET => annual::get_target, Access::RecordRead;
         PATCH => annual::update_target, Access::RecordWrite;
     }
+
+    "/api/v1/stats/structure" { GET => stats::structure, Access::StatisticsRead; }
+    "/api/v1/stats/ratings" { GET => stats::ratings, Access::StatisticsRead; }
+    "/api/v1/stats/admissions" { GET => stats::admissions, Access::StatisticsRead; }
+    "/api/v1/stats/discipline" { GET => stats::discipline, Access::StatisticsRead; }
+    "/api/v1/stats/insignia" { GET => stats::insignia, Access::StatisticsRead; }
+    "/api/v1/reports/annual" { GET => stats::annual, Access::StatisticsRead; }
 }
 
 /// The access a route requires, by method and matched pattern.

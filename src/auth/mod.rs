@@ -22,6 +22,8 @@ pub enum Access {
     RecordRead,
     /// The same records: create and change in scope.
     RecordWrite,
+    /// Statistics and reports of a subtree in scope (every role).
+    StatisticsRead,
     /// Disciplinary actions: read in scope (every role).
     DisciplineRead,
     /// Disciplinary actions: record decisions and appeals (inspection commissions).
@@ -35,7 +37,7 @@ pub fn role_allows(role: Role, access: Access) -> bool {
     match access {
         Access::Public | Access::Authenticated | Access::RecordRead => true,
         Access::RecordWrite => matches!(role, Role::Admin | Role::Clerk),
-        Access::DisciplineRead => true,
+        Access::DisciplineRead | Access::StatisticsRead => true,
         Access::DisciplineWrite => matches!(role, Role::Admin | Role::Inspector),
         Access::Admin => role == Role::Admin,
     }

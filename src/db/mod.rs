@@ -41,6 +41,16 @@ macro_rules! with_backend {
     };
 }
 
+/// Raw SQL with numbered parameters for the connection's engine. PostgreSQL takes `$1`, `$2`…
+/// SQLite reads `$1` as a *name* and numbers names by first appearance, so a query that uses
+/// `$2` before `$1` would bind the wrong values there; its `?1`, `?2`… keep the numbers.
+pub fn sql_query(conn: &DbConn, text: &str) -> diesel::query_builder::SqlQuery {
+    match conn {
+        DbConn::Postgres(_) => diesel::sql_query(text),
+        DbConn::Sqlite(_) => diesel::sql_query(text.replace('$', "?")),
+    }
+}
+
 /// Which engine a database URL names. SQLite accepts any string as a file name, so the scheme
 /// decides, and anything that is not `postgres://` or `postgresql://` is SQLite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

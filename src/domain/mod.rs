@@ -5,6 +5,7 @@
 //! `docs/rules.md`), the field it concerns, and a message a clerk understands.
 
 pub mod discipline;
+pub mod figures;
 pub mod insignia;
 pub mod member;
 pub mod organization;

@@ -92,10 +92,10 @@ macro_rules! award_columns {
     };
 }
 
-fn gaps_by_member(
-    conn: &mut DbConn,
-    ids: &[i64],
-) -> Result<HashMap<i64, Vec<(NaiveDate, Option<NaiveDate>)>>> {
+/// A period: start, and end (exclusive) if it has one.
+type Period = (NaiveDate, Option<NaiveDate>);
+
+fn gaps_by_member(conn: &mut DbConn, ids: &[i64]) -> Result<HashMap<i64, Vec<Period>>> {
     let rows: Vec<(i64, NaiveDate, Option<NaiveDate>)> = gaps::table
         .filter(gaps::member_id.eq_any(ids.to_vec()))
         .select((gaps::member_id, gaps::starts_on, gaps::ends_on))
@@ -160,12 +160,7 @@ fn views(conn: &mut DbConn, rows: Vec<AwardRow>) -> Result<Vec<InsigniaAward>> {
 }
 
 /// The day a member's party age reaches `tier` years, counting the gaps up to `on`.
-fn due_date(
-    admitted_on: NaiveDate,
-    member_gaps: &[(NaiveDate, Option<NaiveDate>)],
-    on: NaiveDate,
-    tier: u32,
-) -> NaiveDate {
+fn due_date(admitted_on: NaiveDate, member_gaps: &[Period], on: NaiveDate, tier: u32) -> NaiveDate {
     let gap_days = party_age(admitted_on, member_gaps, on.max(admitted_on))
         .map(|a| a.gap_days)
         .unwrap_or(0);

@@ -23,6 +23,7 @@ pub mod insignia;
 pub mod members;
 pub mod organizations;
 pub mod ratings;
+pub mod stats;
 pub mod targets;
 pub mod users;
 

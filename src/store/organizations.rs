@@ -336,7 +336,8 @@ pub fn create(conn: &mut DbConn, vis: Visibility, new: NewOrganization) -> Resul
         if let Some(parent) = &parent {
             // The child inherits every period of its parent's ancestry from its own
             // establishment on, clipped to start no earlier than that day.
-            diesel::sql_query(
+            crate::db::sql_query(
+                conn,
                 "INSERT INTO organization_tree (ancestor_id, descendant_id, depth, valid_from, valid_to) \
                  SELECT ancestor_id, $1, depth + 1, \
                         CASE WHEN valid_from > $2 THEN valid_from ELSE $2 END, valid_to \
@@ -472,7 +473,8 @@ pub fn move_to(
         .execute(conn)?;
         // …and open the new ones: every ancestor of the new parent (itself included) over
         // every member of the subtree.
-        diesel::sql_query(
+        crate::db::sql_query(
+                conn,
             "INSERT INTO organization_tree (ancestor_id, descendant_id, depth, valid_from, valid_to) \
              SELECT a.ancestor_id, s.descendant_id, a.depth + 1 + s.depth, $1, NULL \
              FROM organization_tree a, organization_tree s \

@@ -327,6 +327,38 @@ PATCH  /api/v1/admission-targets/{code}/{year}                  admin     200 20
 PATCH  /api/v1/admission-targets/{code}/{year}                  clerk     200 200 404 404 404
 PATCH  /api/v1/admission-targets/{code}/{year}                  inspector 403 403 403 403 403
 PATCH  /api/v1/admission-targets/{code}/{year}                  auditor   403 403 403 403 403
+
+#      statistics and reports: every role, within its scope
+GET    /api/v1/stats/structure                                  anonymous 401 401 401 401 401
+GET    /api/v1/stats/structure                                  admin     200 200 200 200 200
+GET    /api/v1/stats/structure                                  clerk     200 200 404 404 404
+GET    /api/v1/stats/structure                                  inspector 200 200 404 404 404
+GET    /api/v1/stats/structure                                  auditor   200 200 404 404 404
+GET    /api/v1/stats/ratings                                    anonymous 401 401 401 401 401
+GET    /api/v1/stats/ratings                                    admin     200 200 200 200 200
+GET    /api/v1/stats/ratings                                    clerk     200 200 404 404 404
+GET    /api/v1/stats/ratings                                    inspector 200 200 404 404 404
+GET    /api/v1/stats/ratings                                    auditor   200 200 404 404 404
+GET    /api/v1/stats/admissions                                 anonymous 401 401 401 401 401
+GET    /api/v1/stats/admissions                                 admin     200 200 200 200 200
+GET    /api/v1/stats/admissions                                 clerk     200 200 404 404 404
+GET    /api/v1/stats/admissions                                 inspector 200 200 404 404 404
+GET    /api/v1/stats/admissions                                 auditor   200 200 404 404 404
+GET    /api/v1/stats/discipline                                 anonymous 401 401 401 401 401
+GET    /api/v1/stats/discipline                                 admin     200 200 200 200 200
+GET    /api/v1/stats/discipline                                 clerk     200 200 404 404 404
+GET    /api/v1/stats/discipline                                 inspector 200 200 404 404 404
+GET    /api/v1/stats/discipline                                 auditor   200 200 404 404 404
+GET    /api/v1/stats/insignia                                   anonymous 401 401 401 401 401
+GET    /api/v1/stats/insignia                                   admin     200 200 200 200 200
+GET    /api/v1/stats/insignia                                   clerk     200 200 404 404 404
+GET    /api/v1/stats/insignia                                   inspector 200 200 404 404 404
+GET    /api/v1/stats/insignia                                   auditor   200 200 404 404 404
+GET    /api/v1/reports/annual                                   anonymous 401 401 401 401 401
+GET    /api/v1/reports/annual                                   admin     200 200 200 200 200
+GET    /api/v1/reports/annual                                   clerk     200 200 404 404 404
+GET    /api/v1/reports/annual                                   inspector 200 200 404 404 404
+GET    /api/v1/reports/annual                                   auditor   200 200 404 404 404
 "#;
 
 const CALLERS: [&str; 5] = ["anonymous", "admin", "clerk", "inspector", "auditor"];
@@ -678,6 +710,12 @@ async fn request_for(
         | ("GET", "/api/v1/disciplinary-actions")
         | ("GET", "/api/v1/insignia-awards")
         | ("GET", "/api/v1/admission-targets") => plain(&format!("{path}?under={target}")),
+        ("GET", "/api/v1/stats/structure") => {
+            plain(&format!("{path}?organization={target}&on=2023-12-31"))
+        }
+        ("GET", p) if p.starts_with("/api/v1/stats/") || p == "/api/v1/reports/annual" => {
+            plain(&format!("{path}?organization={target}&year=2024"))
+        }
         ("GET", "/api/v1/insignia-awards/eligible") => {
             plain(&format!("{path}?on=2024-02-03&under={target}"))
         }

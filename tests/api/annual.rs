@@ -2189,7 +2189,7 @@ async fn discipline_rules_answer_with_their_codes_and_fields() {
     let app = spawn_app().await;
     let admin = app.admin().await;
     province(&app, &admin).await;
-    // F: full since 2016-06-01. P: probationary. G: holds a position since 2022.
+    // F: full since 2016-05-19. P: probationary. G: holds a position since 2022.
     member(&app, &admin, "F", "VT.P1.A", "2015-05-19").await;
     probationary(&app, &admin, "P", "VT.P1.A", "2023-05-01").await;
     member(&app, &admin, "G", "VT.P1.A", "2015-05-19").await;
@@ -2210,7 +2210,7 @@ async fn discipline_rules_answer_with_their_codes_and_fields() {
             "form",
         );
     }
-    // A probationary member: reprimand or warning only (F was probationary until 2016-06-01).
+    // A probationary member: reprimand or warning only (F was probationary until 2016-05-19).
     for form in ["expulsion", "dismissal"] {
         expect_rule(
             &refused(action("member", "P", form, "2", "2024-03-01")).await,
@@ -2413,7 +2413,10 @@ async fn discipline_is_written_by_admins_and_inspectors_and_read_by_every_role()
         assert_eq!(got.body["subject"], "HG-0001");
         let list = app.get(ACTIONS, token).await;
         list.expect(200);
-        assert_eq!(strings(&list.body["items"], "id"), [id.clone()]);
+        assert_eq!(
+            strings(&list.body["items"], "id"),
+            std::slice::from_ref(&id)
+        );
     }
     for token in [&clerk, &auditor] {
         appeal(&app, token, &id, json!({"filed_on": "2024-03-10"}))
@@ -3224,13 +3227,17 @@ async fn discipline_blocks_insignia_for_a_while_and_expulsion_for_ever() {
         .expect(201);
     // Never to an expelled member.
     discipline_member(&app, &admin, "S", "expulsion", "2024-03-01", None).await;
-    for extra in [json!({}), json!({"posthumous": true})] {
-        award(&app, &admin, "S", 30, "2024-09-02", extra)
-            .await
-            .expect_problem(422, Some("insignia.expelled"));
-    }
-    let answer = award(&app, &admin, "S", 30, "2024-09-02", json!({})).await;
-    assert_eq!(field_of(&answer, "insignia.expelled"), "profile_number");
+    expect_rule(
+        &award(&app, &admin, "S", 30, "2024-09-02", json!({})).await,
+        "insignia.expelled",
+        "profile_number",
+    );
+    // Nor later, when the expulsion is long past.
+    expect_rule(
+        &award(&app, &admin, "S", 30, "2030-01-01", json!({})).await,
+        "insignia.expelled",
+        "profile_number",
+    );
 }
 
 #[tokio::test]
@@ -3824,4 +3831,140 @@ async fn an_expelled_member_is_not_disciplined_again_and_an_annulled_expulsion_f
     rate(&app, &admin, "X", 2024, "good", json!({}))
         .await
         .expect(201);
+}
+
+#[tokio::test]
+async fn a_lone_excellent_rating_warns_and_is_still_recorded() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    province(&app, &admin).await;
+    member(&app, &admin, "N1", "NB.CB", "2015-05-19").await;
+    member(&app, &admin, "V1", "VT.P1.A", "2015-05-19").await;
+    let answer = rate(&app, &admin, "N1", 2024, "excellent", json!({})).await;
+    answer.expect(201);
+    let warnings = answer.body["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{}", answer.text);
+    assert_eq!(warnings[0]["code"], "rating.excellent_quota");
+    assert_eq!(warnings[0]["organization_code"], "NB.CB");
+    // Another grassroots organisation is not concerned.
+    let other = rate(&app, &admin, "V1", 2024, "good", json!({})).await;
+    other.expect(201);
+    assert_eq!(other.body["warnings"], json!([]));
+}
+
+#[tokio::test]
+async fn out_of_scope_records_are_404_for_every_role() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    province(&app, &admin).await;
+    member(&app, &admin, "N1", "NB.CB", "1994-01-10").await;
+    rate(&app, &admin, "N1", 2024, "good", json!({}))
+        .await
+        .expect(201);
+    rate_org(&app, &admin, "NB.CB", 2024, "good", json!({}))
+        .await
+        .expect(201);
+    let on_member = discipline_member(&app, &admin, "N1", "reprimand", "2025-03-01", None).await;
+    let on_org = discipline(
+        &app,
+        &admin,
+        action("organization", "NB.CB", "reprimand", "9", "2025-03-01"),
+    )
+    .await;
+    on_org.expect(201);
+    let on_org = text(&on_org.body["id"]);
+    let insignia = award(&app, &admin, "N1", 30, "2024-09-02", json!({})).await;
+    insignia.expect(201);
+    let insignia = text(&insignia.body["id"]);
+    app.post(
+        TARGETS,
+        &admin,
+        json!({"organization_code": "NB.CB", "year": 2025, "target": 3}),
+    )
+    .await
+    .expect(201);
+
+    let tokens = [
+        clerk(&app, "c", "VT").await,
+        inspector(&app, "i", "VT").await,
+        auditor(&app, "a", "VT").await,
+    ];
+    for token in &tokens {
+        for path in [
+            "/api/v1/ratings/members/N1/2024".to_string(),
+            "/api/v1/ratings/organizations/NB.CB/2024".to_string(),
+            format!("{ACTIONS}/{on_member}"),
+            format!("{ACTIONS}/{on_org}"),
+            format!("{AWARDS}/{insignia}"),
+            "/api/v1/admission-targets/NB.CB/2025".to_string(),
+        ] {
+            app.get(&path, token).await.expect_problem(404, None);
+        }
+        for path in [MEMBER_RATINGS, ORG_RATINGS, ACTIONS, AWARDS, TARGETS] {
+            let list = app.get(path, token).await;
+            list.expect(200);
+            assert_eq!(list.body["items"], json!([]), "{path}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_member_is_official_from_the_day_of_recognition_for_discipline() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    province(&app, &admin).await;
+    // Ceremony on the admission day, official on 2016-05-19.
+    member(&app, &admin, "F", "VT.P1.A", "2015-05-19").await;
+    expect_rule(
+        &discipline(
+            &app,
+            &admin,
+            action("member", "F", "expulsion", "1", "2016-05-18"),
+        )
+        .await,
+        "discipline.probationary_member_form",
+        "form",
+    );
+    discipline(
+        &app,
+        &admin,
+        action("member", "F", "expulsion", "1", "2016-05-19"),
+    )
+    .await
+    .expect(201);
+    assert_eq!(get_member(&app, &admin, "F").await["left_on"], "2016-05-19");
+}
+
+#[tokio::test]
+async fn batch_years_are_checked_like_single_ones() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    province(&app, &admin).await;
+    member(&app, &admin, "HG-0001", "VT.P1.A", "2015-05-19").await;
+    for year in [1999, 2101] {
+        let answer = app
+            .post(
+                &format!("{MEMBER_RATINGS}/batch"),
+                &admin,
+                json!({"year": year, "ratings": [{"profile_number": "HG-0001", "level": "good"}]}),
+            )
+            .await;
+        expect_invalid(&answer, "year");
+    }
+    app.post(
+        &format!("{MEMBER_RATINGS}/batch"),
+        &admin,
+        json!({"year": "2024", "ratings": [{"profile_number": "HG-0001", "level": "good"}]}),
+    )
+    .await
+    .expect_problem(400, None);
+    app.post(
+        &format!("{MEMBER_RATINGS}/batch"),
+        &admin,
+        json!({"year": 2024, "ratings": [{"profile_number": "HG-0001", "level": "good"}], "note": "x"}),
+    )
+    .await
+    .expect_problem(400, None);
+    let list = app.get(MEMBER_RATINGS, &admin).await;
+    assert_eq!(list.body["items"], json!([]));
 }

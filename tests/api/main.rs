@@ -13,4 +13,5 @@ mod openapi;
 mod organizations;
 mod rules_doc;
 mod schema;
+mod stats;
 mod users;

@@ -1,0 +1,196 @@
+//! Statistics and the annual report, for an organisation's subtree in the caller's scope.
+
+use actix_web::{web, HttpResponse};
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use crate::api::AppState;
+use crate::auth::Caller;
+use crate::domain::figures::Rounding;
+use crate::domain::text;
+use crate::error::{Error, FieldError, Result};
+use crate::report::{self, AnnualReport};
+use crate::store::stats;
+
+fn check_year(field: &str, year: i32) -> Result<i32> {
+    if (1930..=2100).contains(&year) {
+        Ok(year)
+    } else {
+        Err(Error::BadRequest {
+            detail: format!("{field} is a year between 1930 and 2100."),
+            errors: vec![FieldError::new(
+                field,
+                "range",
+                "Must be between 1930 and 2100.",
+            )],
+        })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StructureQuery {
+    organization: String,
+    on: Option<NaiveDate>,
+}
+
+pub async fn structure(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<StructureQuery>,
+) -> Result<HttpResponse> {
+    let q = query.into_inner();
+    let code = text::normalize(&q.organization);
+    let on = q.on.unwrap_or_else(crate::time::today);
+    let vis = caller.visibility();
+    let figures = state
+        .db(move |conn| {
+            let root = stats::root(conn, vis, &code)?;
+            stats::structure(conn, &root, on)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(figures))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct YearQuery {
+    organization: String,
+    year: i32,
+    #[serde(default)]
+    rounding: Rounding,
+}
+
+pub async fn ratings(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<YearQuery>,
+) -> Result<HttpResponse> {
+    let q = query.into_inner();
+    let year = check_year("year", q.year)?;
+    let code = text::normalize(&q.organization);
+    let vis = caller.visibility();
+    let figures = state
+        .db(move |conn| {
+            let root = stats::root(conn, vis, &code)?;
+            stats::ratings(conn, &root, year, q.rounding)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(figures))
+}
+
+pub async fn admissions(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<YearQuery>,
+) -> Result<HttpResponse> {
+    let q = query.into_inner();
+    let year = check_year("year", q.year)?;
+    let code = text::normalize(&q.organization);
+    let vis = caller.visibility();
+    let figures = state
+        .db(move |conn| {
+            let root = stats::root(conn, vis, &code)?;
+            stats::admissions(conn, &root, year, q.rounding)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(figures))
+}
+
+pub async fn discipline(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<YearQuery>,
+) -> Result<HttpResponse> {
+    let q = query.into_inner();
+    let year = check_year("year", q.year)?;
+    let code = text::normalize(&q.organization);
+    let vis = caller.visibility();
+    let figures = state
+        .db(move |conn| {
+            let root = stats::root(conn, vis, &code)?;
+            stats::discipline(conn, &root, year)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(figures))
+}
+
+pub async fn insignia(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<YearQuery>,
+) -> Result<HttpResponse> {
+    let q = query.into_inner();
+    let year = check_year("year", q.year)?;
+    let code = text::normalize(&q.organization);
+    let vis = caller.visibility();
+    let figures = state
+        .db(move |conn| {
+            let root = stats::root(conn, vis, &code)?;
+            stats::insignia(conn, &root, year)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(figures))
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    #[default]
+    Json,
+    Text,
+    Csv,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportQuery {
+    organization: String,
+    year: i32,
+    rating_year: Option<i32>,
+    #[serde(default)]
+    format: Format,
+    #[serde(default)]
+    rounding: Rounding,
+}
+
+/// The party-building figures of one year's report: structure and ratings of the review held at
+/// the end of `rating_year` (default: the year before, as the report does), and the admissions,
+/// discipline and insignia of `year`.
+pub async fn annual(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<ReportQuery>,
+) -> Result<HttpResponse> {
+    let q = query.into_inner();
+    let year = check_year("year", q.year)?;
+    let rating_year = check_year("rating_year", q.rating_year.unwrap_or(year - 1))?;
+    let code = text::normalize(&q.organization);
+    let vis = caller.visibility();
+    let rounding = q.rounding;
+    let report = state
+        .db(move |conn| {
+            let root = stats::root(conn, vis, &code)?;
+            Ok(AnnualReport {
+                organization: root.code.clone(),
+                organization_name: root.name.clone(),
+                year,
+                rating_year,
+                structure: stats::structure(conn, &root, report::structure_day(rating_year))?,
+                ratings: stats::ratings(conn, &root, rating_year, rounding)?,
+                admissions: stats::admissions(conn, &root, year, rounding)?,
+                discipline: stats::discipline(conn, &root, year)?,
+                insignia: stats::insignia(conn, &root, year)?,
+            })
+        })
+        .await?;
+    Ok(match q.format {
+        Format::Json => HttpResponse::Ok().json(report),
+        Format::Text => HttpResponse::Ok()
+            .content_type("text/plain; charset=utf-8")
+            .body(report::text(&report)),
+        Format::Csv => HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .body(report::csv(&report)),
+    })
+}

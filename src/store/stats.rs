@@ -1,0 +1,498 @@
+//! Statistics computed from the records at request time, for an organisation's subtree as the
+//! tree stood on the day in question. Organisation figures count the organisations below the
+//! root; member figures its whole subtree. A member counts toward the organisation of their
+//! official membership on the event's day (or their last one before it, for members no longer
+//! on the roll). Annulled decisions and returned insignia are left out.
+//!
+//! Every figure is one aggregate query with bound parameters, in SQL that both engines run.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Date, Integer, Nullable, Text};
+use serde::Serialize;
+
+use crate::auth::Visibility;
+use crate::db::schema::admission_targets as targets;
+use crate::db::DbConn;
+use crate::domain::figures::{percent, Rounding};
+use crate::domain::organization::OrgKind;
+use crate::domain::rating::{excellent_quota_holds, year_end, year_start, QUOTA_PERCENT};
+use crate::error::Result;
+use crate::store::organizations::{find_visible, OrgRow};
+
+/// `organization_id` lies in the subtree of `$1` on the day given by the SQL expression.
+fn in_subtree(org_column: &str, day: &str, min_depth: u8) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM organization_tree t WHERE t.ancestor_id = $1 AND t.descendant_id = {org_column} \
+         AND t.depth >= {min_depth} AND t.valid_from <= {day} AND (t.valid_to IS NULL OR t.valid_to > {day}))"
+    )
+}
+
+/// The official membership that holds on `day`, or the last one that began by then.
+fn membership_on(member: &str, day: &str) -> String {
+    format!(
+        "ms.member_id = {member} AND ms.kind = 'official' AND ms.valid_from = \
+         (SELECT max(x.valid_from) FROM memberships x WHERE x.member_id = {member} AND x.kind = 'official' \
+          AND x.valid_from <= {day})"
+    )
+}
+
+#[derive(QueryableByName)]
+struct KeyCount {
+    #[diesel(sql_type = Text)]
+    key: String,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
+struct Roll {
+    #[diesel(sql_type = BigInt)]
+    total: i64,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    probationary: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    exempt: Option<i64>,
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
+struct AwardGroup {
+    #[diesel(sql_type = Integer)]
+    tier: i32,
+    #[diesel(sql_type = Date)]
+    awarded_on: NaiveDate,
+    #[diesel(sql_type = Bool)]
+    posthumous: bool,
+    #[diesel(sql_type = Bool)]
+    early: bool,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+fn counts(rows: Vec<KeyCount>) -> BTreeMap<String, i64> {
+    rows.into_iter().map(|r| (r.key, r.n)).collect()
+}
+
+/// Organisations below the root existing on `day`, by kind.
+fn organizations_by_kind(
+    conn: &mut DbConn,
+    root: i64,
+    day: NaiveDate,
+) -> Result<BTreeMap<String, i64>> {
+    let sql = format!(
+        "SELECT o.kind AS key, count(*) AS n FROM organizations o WHERE {} \
+         AND o.established_on <= $2 AND (o.dissolved_on IS NULL OR o.dissolved_on > $2) GROUP BY o.kind",
+        in_subtree("o.id", "$2", 1)
+    );
+    Ok(counts(
+        crate::db::sql_query(conn, &sql)
+            .bind::<BigInt, _>(root)
+            .bind::<Date, _>(day)
+            .load(conn)?,
+    ))
+}
+
+/// Members on the roll on `day` in the root's subtree: all, probationary, exempt.
+fn roll(conn: &mut DbConn, root: i64, day: NaiveDate) -> Result<Roll> {
+    let sql = format!(
+        "SELECT count(*) AS total, \
+           sum(CASE WHEN m.official_on IS NULL OR m.official_on > $2 THEN 1 ELSE 0 END) AS probationary, \
+           sum(CASE WHEN EXISTS (SELECT 1 FROM member_exemptions e WHERE e.member_id = m.id \
+               AND e.starts_on <= $2 AND (e.ends_on IS NULL OR e.ends_on > $2)) THEN 1 ELSE 0 END) AS exempt \
+         FROM memberships ms JOIN members m ON m.id = ms.member_id \
+         WHERE ms.kind = 'official' AND ms.valid_from <= $2 AND (ms.valid_to IS NULL OR ms.valid_to > $2) AND {}",
+        in_subtree("ms.organization_id", "$2", 0)
+    );
+    Ok(crate::db::sql_query(conn, &sql)
+        .bind::<BigInt, _>(root)
+        .bind::<Date, _>(day)
+        .get_result(conn)?)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Structure {
+    pub organization: String,
+    pub on: NaiveDate,
+    pub organizations: BTreeMap<String, i64>,
+    pub grassroots_organizations: i64,
+    pub members: i64,
+    pub probationary_members: i64,
+    pub exempt_members: i64,
+}
+
+/// The root the caller may ask about (404 outside their scope).
+pub fn root(conn: &mut DbConn, vis: Visibility, code: &str) -> Result<OrgRow> {
+    find_visible(conn, vis, code)
+}
+
+pub fn structure(conn: &mut DbConn, root: &OrgRow, on: NaiveDate) -> Result<Structure> {
+    let found = organizations_by_kind(conn, root.id, on)?;
+    let organizations: BTreeMap<String, i64> = OrgKind::ALL
+        .iter()
+        .filter(|k| **k != OrgKind::ProvincialCommittee)
+        .map(|k| {
+            (
+                k.as_str().to_string(),
+                found.get(k.as_str()).copied().unwrap_or(0),
+            )
+        })
+        .collect();
+    let grassroots = organizations["grassroots_committee"] + organizations["grassroots_branch"];
+    let roll = roll(conn, root.id, on)?;
+    Ok(Structure {
+        organization: root.code.clone(),
+        on,
+        organizations,
+        grassroots_organizations: grassroots,
+        members: roll.total,
+        probationary_members: roll.probationary.unwrap_or(0),
+        exempt_members: roll.exempt.unwrap_or(0),
+    })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LevelFigure {
+    pub count: i64,
+    pub percent: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Quota {
+    pub limit_percent: String,
+    pub actual_percent: Option<String>,
+    pub within: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RatingTable {
+    pub total: i64,
+    pub rated: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exempt: Option<i64>,
+    pub not_rated: i64,
+    pub rated_percent: Option<String>,
+    pub excellent: LevelFigure,
+    pub good: LevelFigure,
+    pub completed: LevelFigure,
+    pub not_completed: LevelFigure,
+    pub excellent_quota: Quota,
+}
+
+fn table(
+    total: i64,
+    levels: &BTreeMap<String, i64>,
+    with_exempt: bool,
+    rounding: Rounding,
+) -> RatingTable {
+    let get = |k: &str| levels.get(k).copied().unwrap_or(0);
+    let rated = get("excellent") + get("good") + get("completed") + get("not_completed");
+    let exempt = get("exempt");
+    let figure = |k: &str| LevelFigure {
+        count: get(k),
+        percent: percent(get(k), rated, rounding),
+    };
+    RatingTable {
+        total,
+        rated,
+        exempt: with_exempt.then_some(exempt),
+        not_rated: total - rated - exempt,
+        rated_percent: percent(rated, total, rounding),
+        excellent: figure("excellent"),
+        good: figure("good"),
+        completed: figure("completed"),
+        not_completed: figure("not_completed"),
+        excellent_quota: Quota {
+            limit_percent: format!("{QUOTA_PERCENT}.00"),
+            actual_percent: percent(get("excellent"), get("good"), rounding),
+            within: excellent_quota_holds(get("excellent") as usize, get("good") as usize),
+        },
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Ratings {
+    pub organization: String,
+    pub year: i32,
+    pub on: NaiveDate,
+    pub grassroots_organizations: RatingTable,
+    pub sub_branches: RatingTable,
+    pub members: RatingTable,
+}
+
+fn org_rating_table(
+    conn: &mut DbConn,
+    root: i64,
+    year: i32,
+    kinds: &str,
+    rounding: Rounding,
+) -> Result<RatingTable> {
+    let end = year_end(year);
+    let subjects = format!(
+        "o.kind IN ({kinds}) AND {} AND o.established_on <= $2 AND (o.dissolved_on IS NULL OR o.dissolved_on > $2)",
+        in_subtree("o.id", "$2", 1)
+    );
+    let total: Count = crate::db::sql_query(
+        conn,
+        &format!("SELECT count(*) AS n FROM organizations o WHERE {subjects}"),
+    )
+    .bind::<BigInt, _>(root)
+    .bind::<Date, _>(end)
+    .get_result(conn)?;
+    let levels = counts(
+        crate::db::sql_query(conn, &format!(
+            "SELECT r.level AS key, count(*) AS n FROM organization_ratings r JOIN organizations o ON o.id = r.organization_id \
+             WHERE r.year = $3 AND {subjects} GROUP BY r.level"
+        ))
+        .bind::<BigInt, _>(root)
+        .bind::<Date, _>(end)
+        .bind::<Integer, _>(year)
+        .load(conn)?,
+    );
+    Ok(table(total.n, &levels, false, rounding))
+}
+
+pub fn ratings(conn: &mut DbConn, root: &OrgRow, year: i32, rounding: Rounding) -> Result<Ratings> {
+    let end = year_end(year);
+    let grassroots = org_rating_table(
+        conn,
+        root.id,
+        year,
+        "'grassroots_committee', 'grassroots_branch'",
+        rounding,
+    )?;
+    let sub_branches = org_rating_table(conn, root.id, year, "'sub_branch'", rounding)?;
+    let total = roll(conn, root.id, end)?.total;
+    let levels = counts(
+        crate::db::sql_query(conn, &format!(
+            "SELECT r.level AS key, count(*) AS n FROM member_ratings r JOIN memberships ms ON ms.member_id = r.member_id \
+             WHERE r.year = $3 AND ms.kind = 'official' AND ms.valid_from <= $2 \
+             AND (ms.valid_to IS NULL OR ms.valid_to > $2) AND {} GROUP BY r.level",
+            in_subtree("ms.organization_id", "$2", 0)
+        ))
+        .bind::<BigInt, _>(root.id)
+        .bind::<Date, _>(end)
+        .bind::<Integer, _>(year)
+        .load(conn)?,
+    );
+    Ok(Ratings {
+        organization: root.code.clone(),
+        year,
+        on: end,
+        grassroots_organizations: grassroots,
+        sub_branches,
+        members: table(total, &levels, true, rounding),
+    })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MembersOn {
+    pub date: NaiveDate,
+    pub count: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Admissions {
+    pub organization: String,
+    pub year: i32,
+    pub admitted: i64,
+    pub target: Option<i64>,
+    pub target_percent: Option<String>,
+    pub members_on: MembersOn,
+}
+
+pub fn admissions(
+    conn: &mut DbConn,
+    root: &OrgRow,
+    year: i32,
+    rounding: Rounding,
+) -> Result<Admissions> {
+    // A new member counts where their first official membership began.
+    let admitted: Count = crate::db::sql_query(conn, &format!(
+        "SELECT count(*) AS n FROM members m JOIN memberships ms ON ms.member_id = m.id AND ms.kind = 'official' \
+         AND ms.valid_from = (SELECT min(x.valid_from) FROM memberships x WHERE x.member_id = m.id AND x.kind = 'official') \
+         WHERE m.admitted_on >= $2 AND m.admitted_on <= $3 AND {}",
+        in_subtree("ms.organization_id", "ms.valid_from", 0)
+    ))
+    .bind::<BigInt, _>(root.id)
+    .bind::<Date, _>(year_start(year))
+    .bind::<Date, _>(year_end(year))
+    .get_result(conn)?;
+    let target: Option<i32> = targets::table
+        .filter(targets::organization_id.eq(root.id))
+        .filter(targets::year.eq(year))
+        .select(targets::target)
+        .first(conn)
+        .optional()?;
+    let target = target.map(i64::from);
+    let end = year_end(year);
+    Ok(Admissions {
+        organization: root.code.clone(),
+        year,
+        admitted: admitted.n,
+        target,
+        target_percent: target.and_then(|t| percent(admitted.n, t, rounding)),
+        members_on: MembersOn {
+            date: end,
+            count: roll(conn, root.id, end)?.total,
+        },
+    })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DisciplineFigures {
+    pub total: i64,
+    #[serde(flatten)]
+    pub forms: BTreeMap<String, i64>,
+    pub previous_year_total: i64,
+    pub change: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Discipline {
+    pub organization: String,
+    pub year: i32,
+    pub members: DisciplineFigures,
+    pub organizations: DisciplineFigures,
+}
+
+fn member_forms(conn: &mut DbConn, root: i64, year: i32) -> Result<BTreeMap<String, i64>> {
+    Ok(counts(
+        crate::db::sql_query(conn, &format!(
+            "SELECT COALESCE(a.reduced_form, a.form) AS key, count(*) AS n FROM disciplinary_actions a \
+             JOIN memberships ms ON {} \
+             WHERE a.subject_type = 'member' AND a.decided_on >= $2 AND a.decided_on <= $3 \
+             AND (a.appeal_outcome IS NULL OR a.appeal_outcome <> 'annulled') AND {} GROUP BY COALESCE(a.reduced_form, a.form)",
+            membership_on("a.member_id", "a.decided_on"),
+            in_subtree("ms.organization_id", "a.decided_on", 0)
+        ))
+        .bind::<BigInt, _>(root)
+        .bind::<Date, _>(year_start(year))
+        .bind::<Date, _>(year_end(year))
+        .load(conn)?,
+    ))
+}
+
+fn organization_forms(conn: &mut DbConn, root: i64, year: i32) -> Result<BTreeMap<String, i64>> {
+    Ok(counts(
+        crate::db::sql_query(conn, &format!(
+            "SELECT COALESCE(a.reduced_form, a.form) AS key, count(*) AS n FROM disciplinary_actions a \
+             WHERE a.subject_type = 'organization' AND a.decided_on >= $2 AND a.decided_on <= $3 \
+             AND (a.appeal_outcome IS NULL OR a.appeal_outcome <> 'annulled') AND {} GROUP BY COALESCE(a.reduced_form, a.form)",
+            in_subtree("a.organization_id", "a.decided_on", 1)
+        ))
+        .bind::<BigInt, _>(root)
+        .bind::<Date, _>(year_start(year))
+        .bind::<Date, _>(year_end(year))
+        .load(conn)?,
+    ))
+}
+
+fn figures(found: BTreeMap<String, i64>, forms: &[&str], previous: i64) -> DisciplineFigures {
+    let forms: BTreeMap<String, i64> = forms
+        .iter()
+        .map(|f| (f.to_string(), found.get(*f).copied().unwrap_or(0)))
+        .collect();
+    let total = forms.values().sum();
+    DisciplineFigures {
+        total,
+        forms,
+        previous_year_total: previous,
+        change: total - previous,
+    }
+}
+
+pub fn discipline(conn: &mut DbConn, root: &OrgRow, year: i32) -> Result<Discipline> {
+    const MEMBER_FORMS: [&str; 4] = ["reprimand", "warning", "dismissal", "expulsion"];
+    const ORG_FORMS: [&str; 3] = ["reprimand", "warning", "dissolution"];
+    let previous_members: i64 = member_forms(conn, root.id, year - 1)?.values().sum();
+    let previous_orgs: i64 = organization_forms(conn, root.id, year - 1)?.values().sum();
+    Ok(Discipline {
+        organization: root.code.clone(),
+        year,
+        members: figures(
+            member_forms(conn, root.id, year)?,
+            &MEMBER_FORMS,
+            previous_members,
+        ),
+        organizations: figures(
+            organization_forms(conn, root.id, year)?,
+            &ORG_FORMS,
+            previous_orgs,
+        ),
+    })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TierFigure {
+    pub tier: i32,
+    pub total: i64,
+    pub posthumous: i64,
+    pub early: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchFigure {
+    pub awarded_on: NaiveDate,
+    pub total: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Insignia {
+    pub organization: String,
+    pub year: i32,
+    pub total: i64,
+    pub posthumous: i64,
+    pub early: i64,
+    pub tiers: Vec<TierFigure>,
+    pub batches: Vec<BatchFigure>,
+}
+
+pub fn insignia(conn: &mut DbConn, root: &OrgRow, year: i32) -> Result<Insignia> {
+    let groups: Vec<AwardGroup> = crate::db::sql_query(conn, &format!(
+        "SELECT w.tier AS tier, w.awarded_on AS awarded_on, w.posthumous AS posthumous, w.early AS early, count(*) AS n \
+         FROM insignia_awards w JOIN memberships ms ON {} \
+         WHERE w.awarded_on >= $2 AND w.awarded_on <= $3 AND w.revoked_on IS NULL AND {} \
+         GROUP BY w.tier, w.awarded_on, w.posthumous, w.early",
+        membership_on("w.member_id", "w.awarded_on"),
+        in_subtree("ms.organization_id", "w.awarded_on", 0)
+    ))
+    .bind::<BigInt, _>(root.id)
+    .bind::<Date, _>(year_start(year))
+    .bind::<Date, _>(year_end(year))
+    .load(conn)?;
+    let mut tiers: BTreeMap<i32, TierFigure> = BTreeMap::new();
+    let mut batches: BTreeMap<NaiveDate, i64> = BTreeMap::new();
+    for g in &groups {
+        let t = tiers.entry(g.tier).or_insert(TierFigure {
+            tier: g.tier,
+            total: 0,
+            posthumous: 0,
+            early: 0,
+        });
+        t.total += g.n;
+        t.posthumous += if g.posthumous { g.n } else { 0 };
+        t.early += if g.early { g.n } else { 0 };
+        *batches.entry(g.awarded_on).or_default() += g.n;
+    }
+    let tiers: Vec<TierFigure> = tiers.into_values().collect();
+    Ok(Insignia {
+        organization: root.code.clone(),
+        year,
+        total: tiers.iter().map(|t| t.total).sum(),
+        posthumous: tiers.iter().map(|t| t.posthumous).sum(),
+        early: tiers.iter().map(|t| t.early).sum(),
+        tiers,
+        batches: batches
+            .into_iter()
+            .map(|(awarded_on, total)| BatchFigure { awarded_on, total })
+            .collect(),
+    })
+}
