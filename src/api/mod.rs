@@ -182,6 +182,7 @@ routes! {
     "/api/v1/stats/admissions" { GET => stats::admissions, Access::StatisticsRead; }
     "/api/v1/stats/discipline" { GET => stats::discipline, Access::StatisticsRead; }
     "/api/v1/stats/insignia" { GET => stats::insignia, Access::StatisticsRead; }
+    "/api/v1/stats/checks" { GET => stats::checks, Access::StatisticsRead; }
     "/api/v1/reports/annual" { GET => stats::annual, Access::StatisticsRead; }
 }
 

@@ -194,3 +194,29 @@ pub async fn annual(
             .body(report::csv(&report)),
     })
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChecksQuery {
+    organization: String,
+    year: i32,
+}
+
+/// What does not add up, or breaks a soft rule, in a subtree for a rating year.
+pub async fn checks(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<ChecksQuery>,
+) -> Result<HttpResponse> {
+    let q = query.into_inner();
+    let year = check_year("year", q.year)?;
+    let code = text::normalize(&q.organization);
+    let vis = caller.visibility();
+    let checks = state
+        .db(move |conn| {
+            let root = stats::root(conn, vis, &code)?;
+            stats::checks(conn, &root, year)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(checks))
+}

@@ -496,3 +496,246 @@ pub fn insignia(conn: &mut DbConn, root: &OrgRow, year: i32) -> Result<Insignia>
             .collect(),
     })
 }
+
+/// At most this many records are named per check item (the count is always complete).
+const CHECK_RECORDS: usize = 100;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckItem {
+    /// The rule that does not hold (a rule code of docs/rules.md).
+    pub rule: &'static str,
+    pub message: String,
+    /// The group the item is about, where there is one.
+    pub organization_code: Option<String>,
+    pub count: i64,
+    /// Profile numbers or organisation codes, the first hundred.
+    pub records: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Checks {
+    pub organization: String,
+    pub year: i32,
+    pub on: NaiveDate,
+    pub items: Vec<CheckItem>,
+}
+
+#[derive(QueryableByName)]
+struct GroupLevels {
+    #[diesel(sql_type = Text)]
+    key: String,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    excellent: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    good: Option<i64>,
+}
+
+#[derive(QueryableByName)]
+struct Key {
+    #[diesel(sql_type = Text)]
+    key: String,
+}
+
+#[derive(QueryableByName)]
+struct BranchCount {
+    #[diesel(sql_type = Text)]
+    key: String,
+    #[diesel(sql_type = Bool)]
+    has_branch_committee: bool,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+fn item(
+    rule: &'static str,
+    message: String,
+    organization_code: Option<String>,
+    records: Vec<String>,
+) -> Option<CheckItem> {
+    (!records.is_empty()).then(|| CheckItem {
+        rule,
+        message,
+        organization_code,
+        count: records.len() as i64,
+        records: records.into_iter().take(CHECK_RECORDS).collect(),
+    })
+}
+
+/// What does not add up or breaks a soft rule in the subtree for a rating year: quotas
+/// exceeded per group, ratings missing, branches with fewer than 3 full members, branches of 9
+/// or more full members without a branch committee, disciplined members rated above
+/// not_completed.
+pub fn checks(conn: &mut DbConn, root: &OrgRow, year: i32) -> Result<Checks> {
+    let end = year_end(year);
+    let mut items = Vec::new();
+    let on_roll = "ms.kind = 'official' AND ms.valid_from <= $2 AND (ms.valid_to IS NULL OR ms.valid_to > $2)";
+    let exists_on = "o.established_on <= $2 AND (o.dissolved_on IS NULL OR o.dissolved_on > $2)";
+
+    // The excellence quota of members, per grassroots organisation.
+    let groups: Vec<GroupLevels> = crate::db::sql_query(
+        conn,
+        &format!(
+            "SELECT g.code AS key, sum(CASE WHEN r.level = 'excellent' THEN 1 ELSE 0 END) AS excellent, \
+               sum(CASE WHEN r.level = 'good' THEN 1 ELSE 0 END) AS good \
+             FROM member_ratings r JOIN memberships ms ON ms.member_id = r.member_id AND {on_roll} \
+             JOIN organization_tree gt ON gt.descendant_id = ms.organization_id AND gt.valid_from <= $2 \
+               AND (gt.valid_to IS NULL OR gt.valid_to > $2) \
+             JOIN organizations g ON g.id = gt.ancestor_id \
+             WHERE r.year = $3 AND g.kind IN ('grassroots_committee', 'grassroots_branch') AND {} \
+             GROUP BY g.code ORDER BY g.code",
+            in_subtree("g.id", "$2", 0)
+        ),
+    )
+    .bind::<BigInt, _>(root.id)
+    .bind::<Date, _>(end)
+    .bind::<Integer, _>(year)
+    .load(conn)?;
+    for g in groups {
+        let (e, good) = (g.excellent.unwrap_or(0), g.good.unwrap_or(0));
+        if !excellent_quota_holds(e as usize, good as usize) {
+            items.push(CheckItem {
+                rule: "rating.excellent_quota",
+                message: format!("{e} members rated excellent against {good} rated good: more than {QUOTA_PERCENT}% of good."),
+                organization_code: Some(g.key),
+                count: e,
+                records: Vec::new(),
+            });
+        }
+    }
+    // …and of organisations, per parent and kind.
+    let groups: Vec<GroupLevels> = crate::db::sql_query(
+        conn,
+        &format!(
+            "SELECT p.code || ' ' || o.kind AS key, sum(CASE WHEN r.level = 'excellent' THEN 1 ELSE 0 END) AS excellent, \
+               sum(CASE WHEN r.level = 'good' THEN 1 ELSE 0 END) AS good \
+             FROM organization_ratings r JOIN organizations o ON o.id = r.organization_id \
+             JOIN organization_tree pt ON pt.descendant_id = o.id AND pt.depth = 1 AND pt.valid_from <= $2 \
+               AND (pt.valid_to IS NULL OR pt.valid_to > $2) \
+             JOIN organizations p ON p.id = pt.ancestor_id \
+             WHERE r.year = $3 AND {} GROUP BY p.code, o.kind ORDER BY p.code, o.kind",
+            in_subtree("o.id", "$2", 1)
+        ),
+    )
+    .bind::<BigInt, _>(root.id)
+    .bind::<Date, _>(end)
+    .bind::<Integer, _>(year)
+    .load(conn)?;
+    for g in groups {
+        let (e, good) = (g.excellent.unwrap_or(0), g.good.unwrap_or(0));
+        if !excellent_quota_holds(e as usize, good as usize) {
+            let (parent, kind) = g.key.split_once(' ').unwrap_or((&g.key, ""));
+            items.push(CheckItem {
+                rule: "rating.excellent_quota",
+                message: format!("{e} {kind}s rated excellent against {good} rated good: more than {QUOTA_PERCENT}% of good."),
+                organization_code: Some(parent.to_string()),
+                count: e,
+                records: Vec::new(),
+            });
+        }
+    }
+
+    // Ratings missing.
+    let keys = |rows: Vec<Key>| rows.into_iter().map(|k| k.key).collect::<Vec<_>>();
+    let unrated_members: Vec<Key> = crate::db::sql_query(
+        conn,
+        &format!(
+            "SELECT m.profile_number AS key FROM memberships ms JOIN members m ON m.id = ms.member_id \
+             WHERE {on_roll} AND {} AND NOT EXISTS (SELECT 1 FROM member_ratings r WHERE r.member_id = m.id AND r.year = $3) \
+             ORDER BY m.profile_number",
+            in_subtree("ms.organization_id", "$2", 0)
+        ),
+    )
+    .bind::<BigInt, _>(root.id)
+    .bind::<Date, _>(end)
+    .bind::<Integer, _>(year)
+    .load(conn)?;
+    items.extend(item(
+        "rating.missing",
+        format!("Members on the roll at the end of {year} without a rating (exempt or not rated ones are recorded too)."),
+        None,
+        keys(unrated_members),
+    ));
+    let unrated_orgs: Vec<Key> = crate::db::sql_query(
+        conn,
+        &format!(
+            "SELECT o.code AS key FROM organizations o WHERE o.kind IN ('grassroots_committee', 'grassroots_branch', 'sub_branch') \
+             AND {exists_on} AND {} AND NOT EXISTS (SELECT 1 FROM organization_ratings r WHERE r.organization_id = o.id AND r.year = $3) \
+             ORDER BY o.code",
+            in_subtree("o.id", "$2", 1)
+        ),
+    )
+    .bind::<BigInt, _>(root.id)
+    .bind::<Date, _>(end)
+    .bind::<Integer, _>(year)
+    .load(conn)?;
+    items.extend(item(
+        "rating.missing",
+        format!("Grassroots organisations and sub-branches existing at the end of {year} without a rating."),
+        None,
+        keys(unrated_orgs),
+    ));
+
+    // Full members per branch: at least 3 (Điều lệ, Điều 21); a branch committee from 9 (Điều 24).
+    let branches: Vec<BranchCount> = crate::db::sql_query(
+        conn,
+        &format!(
+            "SELECT o.code AS key, o.has_branch_committee AS has_branch_committee, \
+               (SELECT count(*) FROM memberships ms JOIN members m ON m.id = ms.member_id WHERE ms.organization_id = o.id \
+                AND {on_roll} AND m.official_on IS NOT NULL AND m.official_on <= $2) AS n \
+             FROM organizations o WHERE o.kind IN ('grassroots_branch', 'sub_branch') AND {exists_on} AND {} ORDER BY o.code",
+            in_subtree("o.id", "$2", 0)
+        ),
+    )
+    .bind::<BigInt, _>(root.id)
+    .bind::<Date, _>(end)
+    .load(conn)?;
+    items.extend(item(
+        "organization.min_full_members",
+        format!("Branches with fewer than 3 full members at the end of {year}."),
+        None,
+        branches
+            .iter()
+            .filter(|b| b.n < 3)
+            .map(|b| b.key.clone())
+            .collect(),
+    ));
+    items.extend(item(
+        "organization.branch_committee_required",
+        format!("Branches with 9 or more full members at the end of {year} and no branch committee (chi ủy)."),
+        None,
+        branches.iter().filter(|b| b.n >= 9 && !b.has_branch_committee).map(|b| b.key.clone()).collect(),
+    ));
+
+    // Disciplined in the year, yet rated above not_completed without self-correction.
+    let disciplined: Vec<Key> = crate::db::sql_query(
+        conn,
+        &format!(
+            "SELECT m.profile_number AS key FROM member_ratings r JOIN members m ON m.id = r.member_id \
+             JOIN memberships ms ON {} \
+             WHERE r.year = $3 AND r.level IN ('excellent', 'good', 'completed') AND r.self_corrected = $4 \
+             AND EXISTS (SELECT 1 FROM disciplinary_actions a WHERE a.member_id = m.id AND a.decided_on >= $5 \
+               AND a.decided_on <= $2 AND (a.appeal_outcome IS NULL OR a.appeal_outcome <> 'annulled')) \
+             AND {} ORDER BY m.profile_number",
+            membership_on("m.id", "$2"),
+            in_subtree("ms.organization_id", "$2", 0)
+        ),
+    )
+    .bind::<BigInt, _>(root.id)
+    .bind::<Date, _>(end)
+    .bind::<Integer, _>(year)
+    .bind::<Bool, _>(false)
+    .bind::<Date, _>(year_start(year))
+    .load(conn)?;
+    items.extend(item(
+        "rating.disciplined_member_not_above_not_completed",
+        format!("Members disciplined in {year} and rated above not_completed (an override or self-correction explains some)."),
+        None,
+        keys(disciplined),
+    ));
+    Ok(Checks {
+        organization: root.code.clone(),
+        year,
+        on: end,
+        items,
+    })
+}

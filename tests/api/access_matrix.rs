@@ -359,6 +359,11 @@ GET    /api/v1/reports/annual                                   admin     200 20
 GET    /api/v1/reports/annual                                   clerk     200 200 404 404 404
 GET    /api/v1/reports/annual                                   inspector 200 200 404 404 404
 GET    /api/v1/reports/annual                                   auditor   200 200 404 404 404
+GET    /api/v1/stats/checks                                     anonymous 401 401 401 401 401
+GET    /api/v1/stats/checks                                     admin     200 200 200 200 200
+GET    /api/v1/stats/checks                                     clerk     200 200 404 404 404
+GET    /api/v1/stats/checks                                     inspector 200 200 404 404 404
+GET    /api/v1/stats/checks                                     auditor   200 200 404 404 404
 "#;
 
 const CALLERS: [&str; 5] = ["anonymous", "admin", "clerk", "inspector", "auditor"];

@@ -437,3 +437,61 @@ async fn callers_see_figures_of_their_scope_only() {
         .await
         .expect_problem(404, None);
 }
+
+#[tokio::test]
+async fn checks_name_the_rules_and_the_records() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    province(&app, &admin).await;
+    let checks = app
+        .get("/api/v1/stats/checks?organization=P&year=2023", &admin)
+        .await;
+    checks.expect(200);
+    assert_eq!(checks.body["on"], "2023-12-31");
+    let items = checks.body["items"].as_array().unwrap();
+    let find = |rule: &str, org: Option<&str>| {
+        items
+            .iter()
+            .find(|i| i["rule"] == rule && (org.is_none() || i["organization_code"] == json!(org)))
+            .cloned()
+            .unwrap_or_else(|| panic!("no {rule} item for {org:?} in {items:?}"))
+    };
+    // S1 (in G1) has one excellent member against one good.
+    assert_eq!(find("rating.excellent_quota", Some("G1"))["count"], 1);
+    // Among D1's grassroots committees, G1 is excellent and none is good.
+    assert_eq!(find("rating.excellent_quota", Some("D1"))["count"], 1);
+    assert_eq!(find("rating.missing", None)["records"], json!(["B2"]));
+    assert_eq!(
+        find("organization.min_full_members", None)["records"],
+        json!(["B2", "S1", "S2"])
+    );
+    assert!(items
+        .iter()
+        .all(|i| i["rule"] != "organization.branch_committee_required"));
+    assert!(items
+        .iter()
+        .all(|i| i["rule"] != "rating.disciplined_member_not_above_not_completed"));
+
+    // An administrator's override puts a disciplined member above not_completed: it shows.
+    let rating = app.get("/api/v1/ratings/members/m4/2023", &admin).await;
+    let etag = rating.header("etag").unwrap().to_string();
+    app.patch(
+        "/api/v1/ratings/members/m4/2023",
+        &admin,
+        &etag,
+        json!({"level": "good", "override_reason": "Ủy ban Kiểm tra kết luận lại"}),
+    )
+    .await
+    .expect(200);
+    let checks = app
+        .get("/api/v1/stats/checks?organization=P&year=2023", &admin)
+        .await;
+    let disciplined = checks.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["rule"] == "rating.disciplined_member_not_above_not_completed")
+        .cloned()
+        .expect("the overridden rating is listed");
+    assert_eq!(disciplined["records"], json!(["m4"]));
+}
