@@ -561,6 +561,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(age.gap_days, 31);
+        // An open gap (an expulsion not reversed) runs up to the date.
+        let age = party_age(admitted, &[(d("2024-01-01"), None)], d("2024-03-01")).unwrap();
+        assert_eq!(age.gap_days, 60);
         assert_eq!(
             party_age(admitted, &[], d("1990-01-01")).unwrap_err().code,
             "member.before_admission"
