@@ -112,6 +112,10 @@ impl From<diesel::result::Error> for Error {
             D::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
                 Error::Unavailable(info.message().to_string())
             }
+            D::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => Error::Unavailable(
+                "another change to the same records was made at the same time; repeat the request"
+                    .into(),
+            ),
             D::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
                 // Writes check their keys first; reaching this means two writers raced.
                 Error::Unprocessable(vec![FieldError::new(

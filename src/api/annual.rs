@@ -8,7 +8,7 @@ use validator::Validate;
 
 use crate::api::extract::IfMatch;
 use crate::api::fields::double_option;
-use crate::api::{created, ok_with_etag, page_limit, AppState};
+use crate::api::{allow_override, created, ok_with_etag, page_limit, AppState};
 use crate::auth::Caller;
 use crate::domain::discipline::{AppealOutcome, Form, SubjectType};
 use crate::domain::organization::OrgKind;
@@ -19,17 +19,6 @@ use crate::store::{discipline, insignia, ratings, targets};
 
 fn clean(value: Option<String>) -> Option<String> {
     value.map(|v| text::normalize(&v)).filter(|v| !v.is_empty())
-}
-
-/// Only administrators record a decision that breaks a hard rule, and they say why.
-fn allow_override(caller: &Caller, reason: &Option<String>) -> Result<()> {
-    if reason.is_some() && !caller.is_admin() {
-        Err(Error::forbidden(
-            "Only administrators may override a rule (override_reason).",
-        ))
-    } else {
-        Ok(())
-    }
 }
 
 fn query_year(year: Option<i32>) -> Result<Option<i32>> {
@@ -611,9 +600,9 @@ pub async fn appeal(
         decided_on: b.decided_on,
         reduced_form: b.reduced_form,
     };
-    let vis = caller.visibility();
+    let (vis, by) = (caller.visibility(), caller.username.clone());
     let action = state
-        .db(move |conn| discipline::appeal(conn, vis, id, input))
+        .db(move |conn| discipline::appeal(conn, vis, id, input, &by))
         .await?;
     Ok(ok_with_etag(action.version, &action))
 }

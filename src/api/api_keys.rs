@@ -56,6 +56,12 @@ pub async fn create(
     caller: Caller,
     body: web::Json<ApiKeyCreate>,
 ) -> Result<HttpResponse> {
+    // A key cannot mint keys: a new one could outlive the key that made it.
+    if caller.api_key_id.is_some() {
+        return Err(Error::forbidden(
+            "Sign in with a password to create API keys.",
+        ));
+    }
     let mut body = body.into_inner();
     body.name = text::normalize(&body.name);
     body.validate()?;

@@ -78,16 +78,29 @@ pub async fn login(
     body.validate()?;
     let LoginRequest { username, password } = body.into_inner();
     let username = text::normalize(&username).to_lowercase();
+    // Three steps, so that the slow hash never holds a database connection: read the user,
+    // verify on a blocking thread, then record the outcome.
+    let user = state
+        .db(move |conn| store::find_by_username(conn, &username))
+        .await?
+        .filter(|u| !u.is_locked(crate::time::now()));
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    let verified = web::block(move || match hash {
+        Some(hash) => verify_password(&password, &hash),
+        None => {
+            verify_dummy(&password);
+            false
+        }
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("blocking task failed: {e}")))?;
+    let Some(user) = user else {
+        return Err(invalid_credentials());
+    };
     let outcome = state
         .db(move |conn| {
-            let now = crate::time::now();
-            let user = store::find_by_username(conn, &username)?;
-            let Some(user) = user.filter(|u| !u.is_locked(now)) else {
-                verify_dummy(&password);
-                return Ok(None);
-            };
-            if !verify_password(&password, &user.password_hash) {
-                if store::record_failed_login(conn, &user)? {
+            if !verified {
+                if store::record_failed_login(conn, user.id)? {
                     tracing::warn!(username = %user.username, "account locked after repeated failed sign-ins");
                 }
                 return Ok(None);
@@ -197,20 +210,27 @@ pub async fn change_password(
         current_password,
         new_password,
     } = body.into_inner();
+    let username = caller.username.clone();
+    let user = state
+        .db(move |conn| store::find_by_username(conn, &username))
+        .await?
+        .ok_or_else(|| Error::Unauthorized("The account no longer exists.".into()))?;
+    let stored = user.password_hash.clone();
+    let hash = web::block(move || {
+        verify_password(&current_password, &stored).then(|| hash_password(&new_password))
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("blocking task failed: {e}")))?
+    .ok_or_else(|| {
+        Error::invalid(
+            "current_password",
+            "user.wrong_password",
+            "The current password is not correct.",
+        )
+    })?;
+    let keep = caller.session_id.clone();
     state
-        .db(move |conn| {
-            let user = store::find_by_username(conn, &caller.username)?
-                .ok_or_else(|| Error::Unauthorized("The account no longer exists.".into()))?;
-            if !verify_password(&current_password, &user.password_hash) {
-                return Err(Error::invalid(
-                    "current_password",
-                    "user.wrong_password",
-                    "The current password is not correct.",
-                ));
-            }
-            let hash = hash_password(&new_password);
-            store::set_password(conn, user.id, &hash, caller.session_id.as_deref())
-        })
+        .db(move |conn| store::set_password(conn, user.id, &hash, keep.as_deref()))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

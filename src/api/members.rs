@@ -8,7 +8,7 @@ use validator::Validate;
 
 use crate::api::extract::IfMatch;
 use crate::api::fields::double_option;
-use crate::api::{created, ok_with_etag, page_limit, AppState};
+use crate::api::{allow_override, created, ok_with_etag, page_limit, AppState};
 use crate::auth::Caller;
 use crate::domain::member::{GapReason, Gender, LeaveReason, MembershipKind};
 use crate::domain::{text, Role};
@@ -160,6 +160,7 @@ pub async fn create(
     b.religion = clean(b.religion);
     b.override_reason = clean(b.override_reason);
     b.validate()?;
+    allow_override(&caller, &b.override_reason)?;
     let new = NewMember {
         profile_number: b.profile_number,
         card_number: b.card_number,
@@ -214,6 +215,7 @@ pub async fn update(
     let mut b = body.into_inner();
     b.full_name = b.full_name.map(|n| text::normalize(&n));
     b.validate()?;
+    allow_override(&caller, &b.override_reason)?;
     let national_id = clean_opt(b.national_id);
     if let Some(Some(id)) = &national_id {
         crate::api::fields::national_id(id).map_err(|e| {

@@ -226,6 +226,18 @@ pub fn created(location: String, version: Option<i64>, body: &impl Serialize) ->
     builder.json(body)
 }
 
+/// Only administrators record a decision that breaks a hard rule, and they say why
+/// (`override_reason`); from anyone else such a request answers 403.
+pub fn allow_override(caller: &crate::auth::Caller, reason: &Option<String>) -> Result<()> {
+    if reason.is_some() && !caller.is_admin() {
+        Err(Error::forbidden(
+            "Only administrators may override a rule (override_reason).",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 /// `limit` of a list: default 50, at most 500.
 pub fn page_limit(limit: Option<i64>) -> Result<usize> {
     match limit {

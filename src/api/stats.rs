@@ -215,7 +215,7 @@ pub async fn checks(
     let checks = state
         .db(move |conn| {
             let root = stats::root(conn, vis, &code)?;
-            stats::checks(conn, &root, year)
+            stats::checks(conn, vis, &root, year)
         })
         .await?;
     Ok(HttpResponse::Ok().json(checks))

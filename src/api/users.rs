@@ -89,9 +89,12 @@ pub async fn create(
         .scope
         .map(|s| text::normalize(&s))
         .filter(|s| !s.is_empty());
+    let password = body.password.clone();
+    let password_hash = web::block(move || hash_password(&password))
+        .await
+        .map_err(|e| Error::Internal(format!("blocking task failed: {e}")))?;
     let user = state
         .db(move |conn| {
-            let password_hash = hash_password(&body.password);
             store::create(
                 conn,
                 NewUser {
@@ -152,11 +155,13 @@ pub async fn reset_password(
     body.validate()?;
     let username = path.into_inner().to_lowercase();
     let password = body.into_inner().password;
+    let hash = web::block(move || hash_password(&password))
+        .await
+        .map_err(|e| Error::Internal(format!("blocking task failed: {e}")))?;
     state
         .db(move |conn| {
             let user = store::find_by_username(conn, &username)?
                 .ok_or_else(|| Error::not_found(format!("User {username} was not found.")))?;
-            let hash = hash_password(&password);
             store::set_password(conn, user.id, &hash, None)
         })
         .await?;

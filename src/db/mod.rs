@@ -157,7 +157,7 @@ pub fn migrations_are_current(conn: &mut DbConn) -> Result<bool, String> {
     pending.map(|p| !p).map_err(|e| e.to_string())
 }
 
-/// Runs `f` in a write transaction. On SQLite the transaction begins `IMMEDIATE`, taking the
+/// Runs `f` in a write transaction. On PostgreSQL it is SERIALIZABLE. On SQLite it begins `IMMEDIATE`, taking the
 /// write lock up front: a deferred transaction that reads first and writes later can fail with
 /// `SQLITE_BUSY` when another connection wrote in between, whatever the busy timeout.
 /// Inside an open transaction (a bulk import running many writes in one) it is a savepoint,
@@ -174,6 +174,13 @@ where
     match conn {
         DbConn::Sqlite(c) if !nested => {
             AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
+        }
+        // Writes check rules against what they read (a rating against the year's discipline,
+        // a transfer against the open membership): SERIALIZABLE makes PostgreSQL refuse one of
+        // two concurrent writes that would together break a rule. The refused one answers 503
+        // with Retry-After (see `error.rs`) and changes nothing.
+        DbConn::Postgres(c) if !nested => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN ISOLATION LEVEL SERIALIZABLE")?
         }
         _ => Manager::begin_transaction(conn)?,
     }

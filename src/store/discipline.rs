@@ -7,8 +7,8 @@ use serde::Serialize;
 
 use crate::auth::Visibility;
 use crate::db::schema::{
-    disciplinary_actions as actions, insignia_awards as awards, members, memberships,
-    organizations as orgs, party_age_gaps as gaps, positions,
+    disciplinary_actions as actions, insignia_awards as awards, member_exemptions as exemptions,
+    members, memberships, organizations as orgs, party_age_gaps as gaps, positions,
 };
 use crate::db::{DbConn, MultiBackend};
 use crate::domain::discipline::{self as rules, AppealOutcome, Form, SubjectType};
@@ -310,6 +310,29 @@ pub fn create(
             .get_result(conn)?;
         match (new.form, &member, &org) {
             (Form::Expulsion, Some(m), _) => expel(conn, m, new.decided_on, by)?,
+            // Cách chức: the positions held that day end with the decision.
+            (Form::Dismissal, Some(m), _) => {
+                diesel::update(
+                    positions::table
+                        .filter(positions::member_id.eq(m.id))
+                        .filter(positions::starts_on.lt(new.decided_on))
+                        .filter(
+                            positions::ends_on
+                                .is_null()
+                                .or(positions::ends_on.gt(new.decided_on)),
+                        ),
+                )
+                .set(positions::ends_on.eq(Some(new.decided_on)))
+                .execute(conn)?;
+                member_store::record(
+                    conn,
+                    m.id,
+                    new.decided_on,
+                    "dismissed",
+                    serde_json::json!({"decision_number": new.decision_number}),
+                    by,
+                )?;
+            }
             (Form::Dissolution, _, Some(o)) => {
                 org_store::dissolve(conn, Visibility::All, &o.code, new.decided_on)?;
             }
@@ -346,8 +369,9 @@ fn expel(conn: &mut DbConn, member: &MemberRow, on: NaiveDate, by: &str) -> Resu
 }
 
 /// Undoes an expulsion annulled (or reduced) on appeal: back on the roll in the same branch,
-/// no gap (wrongful expulsion: "tuổi đảng được tính liên tục"), insignia restored.
-fn reinstate(conn: &mut DbConn, member_id: i64, expelled_on: NaiveDate) -> Result<()> {
+/// with the exemption, temporary activity and positions that the expulsion ended; no gap
+/// (wrongful expulsion: "tuổi đảng được tính liên tục"); insignia restored.
+fn reinstate(conn: &mut DbConn, member_id: i64, expelled_on: NaiveDate, by: &str) -> Result<()> {
     diesel::update(members::table.find(member_id))
         .set((
             members::left_on.eq(None::<NaiveDate>),
@@ -359,11 +383,18 @@ fn reinstate(conn: &mut DbConn, member_id: i64, expelled_on: NaiveDate) -> Resul
     diesel::update(
         memberships::table
             .filter(memberships::member_id.eq(member_id))
-            .filter(memberships::kind.eq("official"))
             .filter(memberships::valid_to.eq(expelled_on)),
     )
     .set(memberships::valid_to.eq(None::<NaiveDate>))
     .execute(conn)?;
+    diesel::update(
+        exemptions::table
+            .filter(exemptions::member_id.eq(member_id))
+            .filter(exemptions::ends_on.eq(expelled_on)),
+    )
+    .set(exemptions::ends_on.eq(None::<NaiveDate>))
+    .execute(conn)?;
+    reopen_positions(conn, member_id, expelled_on)?;
     diesel::delete(
         gaps::table
             .filter(gaps::member_id.eq(member_id))
@@ -377,6 +408,24 @@ fn reinstate(conn: &mut DbConn, member_id: i64, expelled_on: NaiveDate) -> Resul
             .filter(awards::revoked_on.eq(expelled_on)),
     )
     .set(awards::revoked_on.eq(None::<NaiveDate>))
+    .execute(conn)?;
+    member_store::record(
+        conn,
+        member_id,
+        expelled_on,
+        "reinstated",
+        serde_json::json!({}),
+        by,
+    )
+}
+
+fn reopen_positions(conn: &mut DbConn, member_id: i64, ended_on: NaiveDate) -> Result<()> {
+    diesel::update(
+        positions::table
+            .filter(positions::member_id.eq(member_id))
+            .filter(positions::ends_on.eq(ended_on)),
+    )
+    .set(positions::ends_on.eq(None::<NaiveDate>))
     .execute(conn)?;
     Ok(())
 }
@@ -397,6 +446,7 @@ pub fn appeal(
     vis: Visibility,
     id: i64,
     input: AppealInput,
+    by: &str,
 ) -> Result<DisciplinaryAction> {
     crate::db::write_transaction(conn, |conn| {
         let row = find_visible(conn, vis, id)?;
@@ -444,7 +494,10 @@ pub fn appeal(
             || (input.outcome == Some(AppealOutcome::Reduced) && effective != row.form());
         if lifted {
             match (row.form(), row.member_id, row.organization_id) {
-                (Form::Expulsion, Some(member), _) => reinstate(conn, member, row.decided_on)?,
+                (Form::Expulsion, Some(member), _) => reinstate(conn, member, row.decided_on, by)?,
+                (Form::Dismissal, Some(member), _) => {
+                    reopen_positions(conn, member, row.decided_on)?
+                }
                 (Form::Dissolution, _, Some(org)) => {
                     diesel::update(
                         orgs::table

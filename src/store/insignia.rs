@@ -266,8 +266,15 @@ fn check_award(conn: &mut DbConn, member: &MemberRow, new: &NewAward) -> Result<
     let member_gaps = gaps_by_member(conn, &[member.id])?
         .remove(&member.id)
         .unwrap_or_default();
-    let due = due_date(member.admitted_on, &member_gaps, new.awarded_on, tier);
-    rules::check_due(due, new.awarded_on, tier, new.early, new.posthumous)?;
+    // A posthumous award counts the party age the member reached in life: the day of death
+    // must be within 12 months of the tier (a 60-year insignia holder who died at 63 years
+    // does not receive the 65-year one).
+    let reference = match (deceased, member.left_on) {
+        (true, Some(died)) => died,
+        _ => new.awarded_on,
+    };
+    let due = due_date(member.admitted_on, &member_gaps, reference, tier);
+    rules::check_due(due, reference, tier, new.early, new.posthumous)?;
     check_discipline(&member_actions(conn, &[member.id])?, new.awarded_on)?;
     Ok(tier)
 }

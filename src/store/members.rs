@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -467,7 +467,7 @@ fn decode_member_cursor(cursor: &str) -> Result<(String, i64)> {
 }
 
 /// Appends to the member's history.
-fn record(
+pub(crate) fn record(
     conn: &mut DbConn,
     member_id: i64,
     occurred_on: NaiveDate,
@@ -709,6 +709,14 @@ pub fn update(
             )?),
             (official, _) => official,
         };
+        if admitted_on != row.admitted_on {
+            let changed_row = MemberRow {
+                admitted_on,
+                ..row.clone()
+            };
+            let from = admitted_on.min(row.admitted_on).year();
+            crate::store::ratings::recheck_member_ratings(conn, &changed_row, from, "admitted_on")?;
+        }
         let changed: Vec<&str> = [
             ("card_number", patch.card_number.is_some()),
             ("full_name", patch.full_name.is_some()),
@@ -944,6 +952,7 @@ pub fn exempt(
                 exemptions::reason.eq(&reason),
             ))
             .execute(conn)?;
+        crate::store::ratings::recheck_member_ratings(conn, &row, starts_on.year(), "starts_on")?;
         bump(conn, row.id)?;
         record(
             conn,
@@ -1004,6 +1013,25 @@ pub fn leave_roll(
     rules::check_leave_reason(reason, through_discipline)?;
     rules::check_after_admission(row.admitted_on, on, "on")?;
     rules::check_on_roll(row.left_on, on, "on")?;
+    // Nothing may begin on or after the day the member leaves (it would outlive the roll).
+    let later_exemptions: i64 = exemptions::table
+        .filter(exemptions::member_id.eq(row.id))
+        .filter(exemptions::starts_on.ge(on))
+        .count()
+        .get_result(conn)?;
+    let later_activity: i64 = memberships::table
+        .filter(memberships::member_id.eq(row.id))
+        .filter(memberships::kind.eq(MembershipKind::Temporary.as_str()))
+        .filter(memberships::valid_from.ge(on))
+        .count()
+        .get_result(conn)?;
+    if later_exemptions + later_activity > 0 {
+        return Err(Error::invalid(
+            "on",
+            "member.left_the_roll",
+            format!("An exemption or temporary activity is recorded from {on} or later; the member cannot leave the roll before it."),
+        ));
+    }
     if let Some((_, _, from)) = open_membership(conn, row.id, MembershipKind::Official)? {
         if on <= from {
             return Err(Error::invalid(

@@ -515,7 +515,7 @@ pub fn tree(
             .le(day)
             .and(orgs::dissolved_on.is_null().or(orgs::dissolved_on.gt(day)))
     };
-    let rows: Vec<OrgRow> = tree::table
+    let mut rows: Vec<OrgRow> = tree::table
         .inner_join(orgs::table.on(orgs::id.eq(tree::descendant_id)))
         .filter(tree::ancestor_id.eq(root.id))
         .filter(tree::depth.le(depth))
@@ -524,6 +524,19 @@ pub fn tree(
         .filter(exists(on))
         .select(OrgRow::as_select())
         .load(conn)?;
+    // A past tree may hold organisations that have since moved out of the caller's scope:
+    // they are left out, as everywhere else.
+    if let Visibility::Subtree(scope) = vis {
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let visible: std::collections::HashSet<i64> = orgs::table
+            .select(orgs::id)
+            .filter(orgs::id.eq_any(ids))
+            .filter(orgs::id.eq_any(descendants!(scope, 0, i32::MAX, far_future())))
+            .load::<i64>(conn)?
+            .into_iter()
+            .collect();
+        rows.retain(|r| visible.contains(&r.id));
+    }
     if !rows.iter().any(|r| r.id == root.id) {
         return Err(Error::not_found(format!(
             "Organisation {code} did not exist on {on}."

@@ -995,3 +995,27 @@ pub fn check_discipline_against_ratings(
     }
     Ok(())
 }
+
+/// After a change to a member's record (an exemption, a new admission date), the ratings
+/// already entered must still hold: written second, the change is refused with the rating's
+/// rule, on `field`. Ratings recorded with an override are left as decided.
+pub fn recheck_member_ratings(
+    conn: &mut DbConn,
+    member: &MemberRow,
+    from_year: i32,
+    field: &'static str,
+) -> Result<()> {
+    let entered: Vec<(i32, String, bool)> = mr::table
+        .filter(mr::member_id.eq(member.id))
+        .filter(mr::year.ge(from_year))
+        .filter(mr::override_reason.is_null())
+        .select((mr::year, mr::level, mr::self_corrected))
+        .load(conn)?;
+    for (year, level, self_corrected) in entered {
+        let level = Level::parse(&level).expect("CHECK-constrained");
+        let facts = member_facts(conn, member, year)?;
+        rules::check_member_rating(year, level, self_corrected, &facts)
+            .map_err(|v| Error::from(RuleViolation { field, ..v }))?;
+    }
+    Ok(())
+}

@@ -565,8 +565,20 @@ fn item(
 /// exceeded per group, ratings missing, branches with fewer than 3 full members, branches of 9
 /// or more full members without a branch committee, disciplined members rated above
 /// not_completed.
-pub fn checks(conn: &mut DbConn, root: &OrgRow, year: i32) -> Result<Checks> {
+pub fn checks(conn: &mut DbConn, vis: Visibility, root: &OrgRow, year: i32) -> Result<Checks> {
     let end = year_end(year);
+    // Records are named only if they lie in the caller's scope today (a member who has since
+    // moved out is counted in the figures of the past but not named): `-1` means everything.
+    let scope = match vis {
+        Visibility::All => -1,
+        Visibility::Subtree(scope) => scope,
+    };
+    let visible = |org_column: &str, n: u8| {
+        format!(
+            "(${n} < 0 OR EXISTS (SELECT 1 FROM organization_tree sc WHERE sc.ancestor_id = ${n} \
+             AND sc.descendant_id = {org_column} AND sc.valid_to IS NULL))"
+        )
+    };
     let mut items = Vec::new();
     let on_roll = "ms.kind = 'official' AND ms.valid_from <= $2 AND (ms.valid_to IS NULL OR ms.valid_to > $2)";
     let exists_on = "o.established_on <= $2 AND (o.dissolved_on IS NULL OR o.dissolved_on > $2)";
@@ -581,14 +593,16 @@ pub fn checks(conn: &mut DbConn, root: &OrgRow, year: i32) -> Result<Checks> {
              JOIN organization_tree gt ON gt.descendant_id = ms.organization_id AND gt.valid_from <= $2 \
                AND (gt.valid_to IS NULL OR gt.valid_to > $2) \
              JOIN organizations g ON g.id = gt.ancestor_id \
-             WHERE r.year = $3 AND g.kind IN ('grassroots_committee', 'grassroots_branch') AND {} \
+             WHERE r.year = $3 AND g.kind IN ('grassroots_committee', 'grassroots_branch') AND {} AND {} \
              GROUP BY g.code ORDER BY g.code",
-            in_subtree("g.id", "$2", 0)
+            in_subtree("g.id", "$2", 0),
+            visible("g.id", 4)
         ),
     )
     .bind::<BigInt, _>(root.id)
     .bind::<Date, _>(end)
     .bind::<Integer, _>(year)
+    .bind::<BigInt, _>(scope)
     .load(conn)?;
     for g in groups {
         let (e, good) = (g.excellent.unwrap_or(0), g.good.unwrap_or(0));
@@ -612,13 +626,15 @@ pub fn checks(conn: &mut DbConn, root: &OrgRow, year: i32) -> Result<Checks> {
              JOIN organization_tree pt ON pt.descendant_id = o.id AND pt.depth = 1 AND pt.valid_from <= $2 \
                AND (pt.valid_to IS NULL OR pt.valid_to > $2) \
              JOIN organizations p ON p.id = pt.ancestor_id \
-             WHERE r.year = $3 AND {} GROUP BY p.code, o.kind ORDER BY p.code, o.kind",
-            in_subtree("o.id", "$2", 1)
+             WHERE r.year = $3 AND {} AND {} GROUP BY p.code, o.kind ORDER BY p.code, o.kind",
+            in_subtree("o.id", "$2", 1),
+            visible("p.id", 4)
         ),
     )
     .bind::<BigInt, _>(root.id)
     .bind::<Date, _>(end)
     .bind::<Integer, _>(year)
+    .bind::<BigInt, _>(scope)
     .load(conn)?;
     for g in groups {
         let (e, good) = (g.excellent.unwrap_or(0), g.good.unwrap_or(0));
@@ -641,13 +657,15 @@ pub fn checks(conn: &mut DbConn, root: &OrgRow, year: i32) -> Result<Checks> {
         &format!(
             "SELECT m.profile_number AS key FROM memberships ms JOIN members m ON m.id = ms.member_id \
              WHERE {on_roll} AND {} AND NOT EXISTS (SELECT 1 FROM member_ratings r WHERE r.member_id = m.id AND r.year = $3) \
-             ORDER BY m.profile_number",
-            in_subtree("ms.organization_id", "$2", 0)
+             AND {} ORDER BY m.profile_number",
+            in_subtree("ms.organization_id", "$2", 0),
+            visible("m.organization_id", 4)
         ),
     )
     .bind::<BigInt, _>(root.id)
     .bind::<Date, _>(end)
     .bind::<Integer, _>(year)
+    .bind::<BigInt, _>(scope)
     .load(conn)?;
     items.extend(item(
         "rating.missing",
@@ -660,13 +678,15 @@ pub fn checks(conn: &mut DbConn, root: &OrgRow, year: i32) -> Result<Checks> {
         &format!(
             "SELECT o.code AS key FROM organizations o WHERE o.kind IN ('grassroots_committee', 'grassroots_branch', 'sub_branch') \
              AND {exists_on} AND {} AND NOT EXISTS (SELECT 1 FROM organization_ratings r WHERE r.organization_id = o.id AND r.year = $3) \
-             ORDER BY o.code",
-            in_subtree("o.id", "$2", 1)
+             AND {} ORDER BY o.code",
+            in_subtree("o.id", "$2", 1),
+            visible("o.id", 4)
         ),
     )
     .bind::<BigInt, _>(root.id)
     .bind::<Date, _>(end)
     .bind::<Integer, _>(year)
+    .bind::<BigInt, _>(scope)
     .load(conn)?;
     items.extend(item(
         "rating.missing",
@@ -682,12 +702,14 @@ pub fn checks(conn: &mut DbConn, root: &OrgRow, year: i32) -> Result<Checks> {
             "SELECT o.code AS key, o.has_branch_committee AS has_branch_committee, \
                (SELECT count(*) FROM memberships ms JOIN members m ON m.id = ms.member_id WHERE ms.organization_id = o.id \
                 AND {on_roll} AND m.official_on IS NOT NULL AND m.official_on <= $2) AS n \
-             FROM organizations o WHERE o.kind IN ('grassroots_branch', 'sub_branch') AND {exists_on} AND {} ORDER BY o.code",
-            in_subtree("o.id", "$2", 0)
+             FROM organizations o WHERE o.kind IN ('grassroots_branch', 'sub_branch') AND {exists_on} AND {} AND {} ORDER BY o.code",
+            in_subtree("o.id", "$2", 0),
+            visible("o.id", 3)
         ),
     )
     .bind::<BigInt, _>(root.id)
     .bind::<Date, _>(end)
+    .bind::<BigInt, _>(scope)
     .load(conn)?;
     items.extend(item(
         "organization.min_full_members",
@@ -715,9 +737,10 @@ pub fn checks(conn: &mut DbConn, root: &OrgRow, year: i32) -> Result<Checks> {
              WHERE r.year = $3 AND r.level IN ('excellent', 'good', 'completed') AND r.self_corrected = $4 \
              AND EXISTS (SELECT 1 FROM disciplinary_actions a WHERE a.member_id = m.id AND a.decided_on >= $5 \
                AND a.decided_on <= $2 AND (a.appeal_outcome IS NULL OR a.appeal_outcome <> 'annulled')) \
-             AND {} ORDER BY m.profile_number",
+             AND {} AND {} ORDER BY m.profile_number",
             membership_on("m.id", "$2"),
-            in_subtree("ms.organization_id", "$2", 0)
+            in_subtree("ms.organization_id", "$2", 0),
+            visible("m.organization_id", 6)
         ),
     )
     .bind::<BigInt, _>(root.id)
@@ -725,6 +748,7 @@ pub fn checks(conn: &mut DbConn, root: &OrgRow, year: i32) -> Result<Checks> {
     .bind::<Integer, _>(year)
     .bind::<Bool, _>(false)
     .bind::<Date, _>(year_start(year))
+    .bind::<BigInt, _>(scope)
     .load(conn)?;
     items.extend(item(
         "rating.disciplined_member_not_above_not_completed",

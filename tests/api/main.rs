@@ -7,6 +7,7 @@ mod api_keys;
 mod auth;
 mod cli;
 mod errors;
+mod hardening;
 mod helpers;
 mod members;
 mod openapi;

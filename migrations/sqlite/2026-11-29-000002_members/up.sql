@@ -45,6 +45,8 @@ CREATE TABLE memberships (
 );
 CREATE INDEX memberships_member_idx ON memberships (member_id, valid_from);
 CREATE INDEX memberships_organization_idx ON memberships (organization_id, valid_from);
+-- At most one open official membership per member, whatever writers race.
+CREATE UNIQUE INDEX memberships_one_open_official ON memberships (member_id) WHERE kind = 'official' AND valid_to IS NULL;
 
 CREATE TABLE member_exemptions (
     id INTEGER PRIMARY KEY,
