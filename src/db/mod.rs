@@ -51,6 +51,21 @@ pub fn sql_query(conn: &DbConn, text: &str) -> diesel::query_builder::SqlQuery {
     }
 }
 
+/// Locks one row until the transaction ends, so that two writes about the same record (a
+/// rating and a discipline decision of one member, two transfers) run one after the other and
+/// each checks its rules against what the other wrote. PostgreSQL: `SELECT … FOR UPDATE`.
+/// SQLite needs nothing: its write transactions (`BEGIN IMMEDIATE`) already run one at a time.
+/// `table` is one of this crate's table names, never input.
+pub fn lock_row(conn: &mut DbConn, table: &'static str, id: i64) -> Result<(), DieselError> {
+    if let DbConn::Postgres(c) = conn {
+        use diesel::RunQueryDsl;
+        diesel::sql_query(format!("SELECT 1 FROM {table} WHERE id = $1 FOR UPDATE"))
+            .bind::<diesel::sql_types::BigInt, _>(id)
+            .execute(c)?;
+    }
+    Ok(())
+}
+
 /// Which engine a database URL names. SQLite accepts any string as a file name, so the scheme
 /// decides, and anything that is not `postgres://` or `postgresql://` is SQLite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,7 +172,7 @@ pub fn migrations_are_current(conn: &mut DbConn) -> Result<bool, String> {
     pending.map(|p| !p).map_err(|e| e.to_string())
 }
 
-/// Runs `f` in a write transaction. On PostgreSQL it is SERIALIZABLE. On SQLite it begins `IMMEDIATE`, taking the
+/// Runs `f` in a write transaction. On SQLite it begins `IMMEDIATE`, taking the
 /// write lock up front: a deferred transaction that reads first and writes later can fail with
 /// `SQLITE_BUSY` when another connection wrote in between, whatever the busy timeout.
 /// Inside an open transaction (a bulk import running many writes in one) it is a savepoint,
@@ -174,13 +189,6 @@ where
     match conn {
         DbConn::Sqlite(c) if !nested => {
             AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
-        }
-        // Writes check rules against what they read (a rating against the year's discipline,
-        // a transfer against the open membership): SERIALIZABLE makes PostgreSQL refuse one of
-        // two concurrent writes that would together break a rule. The refused one answers 503
-        // with Retry-After (see `error.rs`) and changes nothing.
-        DbConn::Postgres(c) if !nested => {
-            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN ISOLATION LEVEL SERIALIZABLE")?
         }
         _ => Manager::begin_transaction(conn)?,
     }

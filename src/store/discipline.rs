@@ -245,6 +245,12 @@ pub fn create(
                 (None, Some(o))
             }
         };
+        // One decision at a time per subject: the rules read what the other wrote.
+        match (&member, &org) {
+            (Some(m), _) => crate::db::lock_row(conn, "members", m.id)?,
+            (_, Some(o)) => crate::db::lock_row(conn, "organizations", o.id)?,
+            _ => {}
+        }
         let subject_key = format!("{}:{}", new.subject_type, new.subject);
         let duplicate: i64 = actions::table
             .filter(actions::authority_id.eq(authority.id))
@@ -450,6 +456,7 @@ pub fn appeal(
 ) -> Result<DisciplinaryAction> {
     crate::db::write_transaction(conn, |conn| {
         let row = find_visible(conn, vis, id)?;
+        crate::db::lock_row(conn, "disciplinary_actions", row.id)?;
         if row.appeal_outcome.is_some() {
             return Err(Error::invalid(
                 "outcome",

@@ -292,6 +292,7 @@ pub fn create(conn: &mut DbConn, vis: Visibility, new: NewAward) -> Result<Insig
             ),
             other => other,
         })?;
+        crate::db::lock_row(conn, "members", member.id)?;
         let tier = check_award(conn, &member, &new)?;
         let now = crate::time::now();
         let id: i64 = diesel::insert_into(awards::table)

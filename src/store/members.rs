@@ -688,6 +688,7 @@ pub fn update(
 ) -> Result<Member> {
     crate::db::write_transaction(conn, |conn| {
         let row = find_visible(conn, vis, profile_number)?;
+        crate::db::lock_row(conn, "members", row.id)?;
         check_version(expected_version, row.version)?;
         let card_number = patch.card_number.clone().unwrap_or(row.card_number.clone());
         check_card_free(conn, &card_number, Some(row.id))?;
@@ -772,6 +773,7 @@ pub fn recognise(
 ) -> Result<Member> {
     crate::db::write_transaction(conn, |conn| {
         let row = find_visible(conn, vis, profile_number)?;
+        crate::db::lock_row(conn, "members", row.id)?;
         let official = rules::check_recognition(
             row.ceremony_on,
             row.official_on.is_some(),
@@ -840,6 +842,7 @@ pub fn transfer(
     } = transfer;
     crate::db::write_transaction(conn, |conn| {
         let row = find_visible(conn, vis, profile_number)?;
+        crate::db::lock_row(conn, "members", row.id)?;
         rules::check_after_admission(row.admitted_on, on, "on")?;
         rules::check_on_roll(row.left_on, on, "on")?;
         rules::check_period(on, until, "until")?;
@@ -938,6 +941,7 @@ pub fn exempt(
 ) -> Result<Member> {
     crate::db::write_transaction(conn, |conn| {
         let row = find_visible(conn, vis, profile_number)?;
+        crate::db::lock_row(conn, "members", row.id)?;
         rules::check_after_admission(row.admitted_on, starts_on, "starts_on")?;
         rules::check_on_roll(row.left_on, starts_on, "starts_on")?;
         let existing: Vec<Period> = periods(conn, row.id)?
@@ -975,6 +979,7 @@ pub fn end_exemption(
 ) -> Result<Member> {
     crate::db::write_transaction(conn, |conn| {
         let row = find_visible(conn, vis, profile_number)?;
+        crate::db::lock_row(conn, "members", row.id)?;
         let open = periods(conn, row.id)?.into_iter().find(|p| p.2.is_none());
         let (id, from, _) = open.ok_or_else(|| {
             Error::invalid(
@@ -1087,6 +1092,7 @@ pub fn leave(
 ) -> Result<Member> {
     crate::db::write_transaction(conn, |conn| {
         let row = find_visible(conn, vis, profile_number)?;
+        crate::db::lock_row(conn, "members", row.id)?;
         leave_roll(conn, &row, reason, on, false, by)?;
         reload(conn, row.id)
     })
@@ -1108,6 +1114,7 @@ pub fn add_gap(
     } = gap;
     crate::db::write_transaction(conn, |conn| {
         let row = find_visible(conn, vis, profile_number)?;
+        crate::db::lock_row(conn, "members", row.id)?;
         rules::check_after_admission(row.admitted_on, starts_on, "starts_on")?;
         rules::check_period(starts_on, ends_on, "ends_on")?;
         let existing: Vec<Period> = gaps::table
@@ -1154,6 +1161,7 @@ pub fn add_position(
     let title = title.as_str();
     crate::db::write_transaction(conn, |conn| {
         let row = find_visible(conn, vis, profile_number)?;
+        crate::db::lock_row(conn, "members", row.id)?;
         rules::check_period(starts_on, ends_on, "ends_on")?;
         rules::check_on_roll(row.left_on, starts_on, "starts_on")?;
         let org = match organization_code.as_deref() {
@@ -1211,6 +1219,7 @@ pub fn end_position(
 ) -> Result<Member> {
     crate::db::write_transaction(conn, |conn| {
         let row = find_visible(conn, vis, profile_number)?;
+        crate::db::lock_row(conn, "members", row.id)?;
         let open: Option<(i64, NaiveDate)> = positions::table
             .filter(positions::member_id.eq(row.id))
             .filter(positions::title.eq(title))

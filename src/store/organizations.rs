@@ -366,6 +366,7 @@ pub fn update(
 ) -> Result<Organization> {
     crate::db::write_transaction(conn, |conn| {
         let row = find_visible(conn, vis, code)?;
+        crate::db::lock_row(conn, "organizations", row.id)?;
         check_version(expected_version, row.version)?;
         let name = patch.name.unwrap_or(row.name);
         let has_branch_committee = patch
@@ -398,6 +399,7 @@ pub fn dissolve(
 ) -> Result<Organization> {
     crate::db::write_transaction(conn, |conn| {
         let row = find_visible(conn, vis, code)?;
+        crate::db::lock_row(conn, "organizations", row.id)?;
         let children: i64 = tree::table
             .inner_join(orgs::table.on(orgs::id.eq(tree::descendant_id)))
             .filter(tree::ancestor_id.eq(row.id))
@@ -432,6 +434,7 @@ pub fn move_to(
 ) -> Result<Organization> {
     crate::db::write_transaction(conn, |conn| {
         let row = find_visible(conn, vis, code)?;
+        crate::db::lock_row(conn, "organizations", row.id)?;
         let parent = find_reference(conn, vis, parent_code, "parent_code")?;
         // The cycle first: it is the more basic mistake, and kinds alone would hide it.
         let subtree: Vec<i64> = descendants!(row.id, 0, i32::MAX, far_future()).load(conn)?;

@@ -394,6 +394,7 @@ pub fn create_member_rating(
 ) -> Result<MemberRating> {
     crate::db::write_transaction(conn, |conn| {
         let member = member_reference(conn, vis, profile_number)?;
+        crate::db::lock_row(conn, "members", member.id)?;
         insert_member_rating(conn, &member, year, &input)?;
         let mut rating = load_member_rating(conn, member.id, year)?.expect("just written");
         rating.warnings = member_quota(conn, member.id, year)?;
@@ -487,6 +488,7 @@ pub fn create_member_ratings(
         let count = batch(items, |i, (profile_number, input)| {
             let member =
                 member_reference(conn, vis, &profile_number).map_err(|e| in_batch(i, e))?;
+            crate::db::lock_row(conn, "members", member.id)?;
             insert_member_rating(conn, &member, year, &input).map_err(|e| in_batch(i, e))?;
             ids.push(member.id);
             Ok(())
@@ -534,6 +536,7 @@ pub fn update_member_rating(
 ) -> Result<MemberRating> {
     crate::db::write_transaction(conn, |conn| {
         let member = find_member(conn, vis, profile_number)?;
+        crate::db::lock_row(conn, "members", member.id)?;
         let current = load_member_rating(conn, member.id, year)?.ok_or_else(|| {
             Error::not_found(format!("{profile_number} has no rating for {year}."))
         })?;
@@ -794,6 +797,7 @@ pub fn create_org_rating(
 ) -> Result<OrganizationRating> {
     crate::db::write_transaction(conn, |conn| {
         let org = org_reference(conn, vis, code)?;
+        crate::db::lock_row(conn, "organizations", org.id)?;
         insert_org_rating(conn, &org, year, &input)?;
         let mut rating = load_org_rating(conn, org.id, year)?.expect("just written");
         rating.warnings = organization_quota(conn, &org, year)?;
@@ -811,6 +815,7 @@ pub fn create_org_ratings(
         let mut rated = Vec::new();
         let count = batch(items, |i, (code, input)| {
             let org = org_reference(conn, vis, &code).map_err(|e| in_batch(i, e))?;
+            crate::db::lock_row(conn, "organizations", org.id)?;
             insert_org_rating(conn, &org, year, &input).map_err(|e| in_batch(i, e))?;
             rated.push(org);
             Ok(())
@@ -848,6 +853,7 @@ pub fn update_org_rating(
 ) -> Result<OrganizationRating> {
     crate::db::write_transaction(conn, |conn| {
         let org = find_org(conn, vis, code)?;
+        crate::db::lock_row(conn, "organizations", org.id)?;
         let current = load_org_rating(conn, org.id, year)?
             .ok_or_else(|| Error::not_found(format!("{code} has no rating for {year}.")))?;
         check_version(expected_version, current.version)?;

@@ -324,29 +324,23 @@ fn revoke_sessions_of(conn: &mut DbConn, user_id: i64, keep: Option<&str>) -> Re
 /// Records a failed sign-in; the fifth in a row locks the account for 15 minutes.
 /// Returns true when this failure locked it.
 pub fn record_failed_login(conn: &mut DbConn, user_id: i64) -> Result<bool> {
-    // The count is incremented in SQL and read back in the same transaction: concurrent
-    // failures each add one (the row lock or SQLite's single writer orders them).
-    crate::db::write_transaction(conn, |conn| {
+    // One statement that increments and returns the count: concurrent failures each add one.
+    let failures: i32 = diesel::update(users::table.find(user_id))
+        .set(users::failed_logins.eq(users::failed_logins + 1))
+        .returning(users::failed_logins)
+        .get_result(conn)?;
+    let lock = failures >= MAX_FAILED_LOGINS;
+    if lock {
         diesel::update(users::table.find(user_id))
-            .set(users::failed_logins.eq(users::failed_logins + 1))
+            .set((
+                users::failed_logins.eq(0),
+                users::locked_until.eq(Some(
+                    crate::time::now() + Duration::minutes(LOCKOUT_MINUTES),
+                )),
+            ))
             .execute(conn)?;
-        let failures: i32 = users::table
-            .find(user_id)
-            .select(users::failed_logins)
-            .first(conn)?;
-        let lock = failures >= MAX_FAILED_LOGINS;
-        if lock {
-            diesel::update(users::table.find(user_id))
-                .set((
-                    users::failed_logins.eq(0),
-                    users::locked_until.eq(Some(
-                        crate::time::now() + Duration::minutes(LOCKOUT_MINUTES),
-                    )),
-                ))
-                .execute(conn)?;
-        }
-        Ok(lock)
-    })
+    }
+    Ok(lock)
 }
 
 /// A new session's first tokens.

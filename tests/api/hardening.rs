@@ -251,3 +251,64 @@ async fn a_past_tree_leaves_out_what_has_moved_out_of_scope() {
         .await;
     assert_eq!(then_admin.body["children"][0]["code"], "X");
 }
+
+#[tokio::test]
+async fn a_rating_and_a_discipline_sent_together_cannot_both_break_the_rule() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    branch_with_member(&app, &admin).await;
+    for round in 0..4 {
+        let year = 2020 + round;
+        let rating = app.post(
+            "/api/v1/ratings/members",
+            &admin,
+            json!({"profile_number": "M1", "year": year, "level": "good"}),
+        );
+        let reprimand = app.post(
+            "/api/v1/disciplinary-actions",
+            &admin,
+            json!({"subject_type": "member", "subject": "M1", "form": "reprimand",
+                   "decision_number": format!("K-{year}"), "authority_code": "HG",
+                   "decided_on": format!("{year}-06-01")}),
+        );
+        let (rating, reprimand) = tokio::join!(rating, reprimand);
+        let statuses = [rating.status.as_u16(), reprimand.status.as_u16()];
+        assert!(
+            statuses == [201, 422] || statuses == [422, 201],
+            "round {round}: {statuses:?} {} {}",
+            rating.text,
+            reprimand.text
+        );
+    }
+}
+
+#[tokio::test]
+async fn two_transfers_sent_together_leave_one_official_membership() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    branch_with_member(&app, &admin).await;
+    app.org(&admin, "CB2", "grassroots_branch", Some("HG"), "1990-01-01")
+        .await;
+    app.org(&admin, "CB3", "grassroots_branch", Some("HG"), "1990-01-01")
+        .await;
+    let first = app.post(
+        "/api/v1/members/M1/transfers",
+        &admin,
+        json!({"organization_code": "CB2", "on": "2024-01-01"}),
+    );
+    let second = app.post(
+        "/api/v1/members/M1/transfers",
+        &admin,
+        json!({"organization_code": "CB3", "on": "2024-01-01"}),
+    );
+    let (first, second) = tokio::join!(first, second);
+    let statuses = [first.status.as_u16(), second.status.as_u16()];
+    assert!(
+        statuses == [200, 422] || statuses == [422, 200],
+        "{statuses:?}"
+    );
+    let roll = app
+        .get("/api/v1/members?under=HG&on=2024-06-01", &admin)
+        .await;
+    assert_eq!(roll.body["items"].as_array().unwrap().len(), 1);
+}
