@@ -1,0 +1,251 @@
+//! Reading one cell: dates, booleans, numbers and enumerations as clerks write them.
+
+use chrono::NaiveDate;
+
+use crate::domain::discipline::{AppealOutcome, Form, SubjectType};
+use crate::domain::member::{Gender, LeaveReason, MembershipKind};
+use crate::domain::organization::OrgKind;
+use crate::domain::rating::Level;
+use crate::domain::text::fold;
+
+/// `YYYY-MM-DD` or `DD/MM/YYYY`; an impossible day (31/02/2024) is an error.
+pub fn date(cell: &str) -> Result<NaiveDate, String> {
+    let cell = cell.trim();
+    NaiveDate::parse_from_str(cell, "%Y-%m-%d")
+        .or_else(|_| NaiveDate::parse_from_str(cell, "%d/%m/%Y"))
+        .map_err(|_| format!("\"{cell}\" is not a date (YYYY-MM-DD or DD/MM/YYYY)."))
+}
+
+/// `true`/`false`/`1`/`0`, any case.
+pub fn boolean(cell: &str) -> Result<bool, String> {
+    match cell.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        other => Err(format!("\"{other}\" is not true, false, 1 or 0.")),
+    }
+}
+
+pub fn integer(cell: &str) -> Result<i64, String> {
+    cell.trim()
+        .parse()
+        .map_err(|_| format!("\"{}\" is not a whole number.", cell.trim()))
+}
+
+/// Reads an enumeration by any of its names, compared without case or diacritics.
+fn by_name<T: Copy>(cell: &str, names: &[(T, &[&str])], what: &str) -> Result<T, String> {
+    let wanted = fold(cell).replace(['_', '-'], " ");
+    names
+        .iter()
+        .find(|(_, aliases)| {
+            aliases
+                .iter()
+                .any(|a| fold(a).replace(['_', '-'], " ") == wanted)
+        })
+        .map(|(value, _)| *value)
+        .ok_or_else(|| format!("\"{}\" is not a known {what}.", cell.trim()))
+}
+
+pub fn level(cell: &str) -> Result<Level, String> {
+    by_name(
+        cell,
+        &[
+            (
+                Level::Excellent,
+                &["excellent", "Hoàn thành xuất sắc nhiệm vụ", "HTXSNV"],
+            ),
+            (Level::Good, &["good", "Hoàn thành tốt nhiệm vụ", "HTTNV"]),
+            (
+                Level::Completed,
+                &["completed", "Hoàn thành nhiệm vụ", "HTNV"],
+            ),
+            (
+                Level::NotCompleted,
+                &["not_completed", "Không hoàn thành nhiệm vụ", "KHTNV"],
+            ),
+            (
+                Level::Exempt,
+                &["exempt", "Miễn đánh giá, xếp loại", "miễn đánh giá", "miễn"],
+            ),
+            (
+                Level::NotRated,
+                &["not_rated", "Chưa đánh giá, xếp loại", "chưa đánh giá"],
+            ),
+        ],
+        "rating level",
+    )
+}
+
+pub fn form(cell: &str) -> Result<Form, String> {
+    by_name(
+        cell,
+        &[
+            (Form::Reprimand, &["reprimand", "khiển trách"]),
+            (Form::Warning, &["warning", "cảnh cáo"]),
+            (Form::Dismissal, &["dismissal", "cách chức"]),
+            (Form::Expulsion, &["expulsion", "khai trừ"]),
+            (Form::Dissolution, &["dissolution", "giải tán"]),
+        ],
+        "form of discipline",
+    )
+}
+
+pub fn gender(cell: &str) -> Result<Gender, String> {
+    by_name(
+        cell,
+        &[
+            (Gender::Male, &["male", "nam"]),
+            (Gender::Female, &["female", "nữ"]),
+        ],
+        "gender",
+    )
+}
+
+pub fn leave_reason(cell: &str) -> Result<LeaveReason, String> {
+    by_name(
+        cell,
+        &[
+            (LeaveReason::Deceased, &["deceased", "từ trần", "qua đời"]),
+            (
+                LeaveReason::TransferredOut,
+                &[
+                    "transferred_out",
+                    "chuyển đi",
+                    "chuyển sinh hoạt ra ngoài tỉnh",
+                ],
+            ),
+            (LeaveReason::Removed, &["removed", "xóa tên"]),
+            (LeaveReason::Expelled, &["expelled", "khai trừ"]),
+        ],
+        "leave reason",
+    )
+}
+
+pub fn membership_kind(cell: &str) -> Result<MembershipKind, String> {
+    by_name(
+        cell,
+        &[
+            (MembershipKind::Official, &["official", "chính thức"]),
+            (MembershipKind::Temporary, &["temporary", "tạm thời"]),
+        ],
+        "kind of transfer",
+    )
+}
+
+pub fn subject_type(cell: &str) -> Result<SubjectType, String> {
+    by_name(
+        cell,
+        &[
+            (SubjectType::Member, &["member", "đảng viên"]),
+            (
+                SubjectType::Organization,
+                &["organization", "organisation", "tổ chức đảng", "tổ chức"],
+            ),
+        ],
+        "subject type",
+    )
+}
+
+pub fn appeal_outcome(cell: &str) -> Result<AppealOutcome, String> {
+    by_name(
+        cell,
+        &[
+            (AppealOutcome::Upheld, &["upheld", "giữ nguyên"]),
+            (AppealOutcome::Reduced, &["reduced", "giảm hình thức"]),
+            (AppealOutcome::Annulled, &["annulled", "hủy bỏ", "xóa bỏ"]),
+        ],
+        "appeal outcome",
+    )
+}
+
+pub fn org_kind(cell: &str) -> Result<OrgKind, String> {
+    by_name(
+        cell,
+        &[
+            (
+                OrgKind::ProvincialCommittee,
+                &["provincial_committee", "Đảng bộ tỉnh", "Tỉnh ủy"],
+            ),
+            (
+                OrgKind::SubordinateCommittee,
+                &["subordinate_committee", "đảng bộ trực thuộc"],
+            ),
+            (
+                OrgKind::GrassrootsCommittee,
+                &["grassroots_committee", "đảng bộ cơ sở"],
+            ),
+            (
+                OrgKind::GrassrootsBranch,
+                &["grassroots_branch", "chi bộ cơ sở"],
+            ),
+            (
+                OrgKind::PartialCommittee,
+                &["partial_committee", "đảng bộ bộ phận"],
+            ),
+            (
+                OrgKind::SubBranch,
+                &[
+                    "sub_branch",
+                    "chi bộ trực thuộc",
+                    "chi bộ trực thuộc đảng ủy cơ sở",
+                ],
+            ),
+            (OrgKind::PartyDelegation, &["party_delegation", "đảng đoàn"]),
+            (
+                OrgKind::PartyAffairsCommittee,
+                &["party_affairs_committee", "ban cán sự đảng"],
+            ),
+            (OrgKind::OtherBody, &["other_body", "khác"]),
+        ],
+        "kind of organisation",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_in_both_forms_and_no_impossible_days() {
+        let day = NaiveDate::from_ymd_opt(2024, 2, 29).unwrap();
+        assert_eq!(date("2024-02-29"), Ok(day));
+        assert_eq!(date(" 29/02/2024 "), Ok(day));
+        assert!(date("31/02/2024").is_err());
+        assert!(date("2024-13-01").is_err());
+        assert!(date("02/29/2024").is_err());
+    }
+
+    #[test]
+    fn booleans_and_numbers() {
+        assert_eq!(boolean("TRUE"), Ok(true));
+        assert_eq!(boolean("0"), Ok(false));
+        assert!(boolean("yes").is_err());
+        assert_eq!(integer(" 1150 "), Ok(1150));
+        assert!(integer("1.150").is_err());
+    }
+
+    #[test]
+    fn enumerations_by_code_label_or_abbreviation_with_or_without_diacritics() {
+        for cell in [
+            "excellent",
+            "Hoàn thành xuất sắc nhiệm vụ",
+            "HTXSNV",
+            "htxsnv",
+            "hoan thanh xuat sac nhiem vu",
+        ] {
+            assert_eq!(level(cell), Ok(Level::Excellent), "{cell}");
+        }
+        assert_eq!(level("KHTNV"), Ok(Level::NotCompleted));
+        assert_eq!(level("not-completed"), Ok(Level::NotCompleted));
+        assert_eq!(form("Khiển trách"), Ok(Form::Reprimand));
+        assert_eq!(form("khien trach"), Ok(Form::Reprimand));
+        assert_eq!(gender("Nữ"), Ok(Gender::Female));
+        assert_eq!(gender("nu"), Ok(Gender::Female));
+        assert_eq!(leave_reason("Xóa tên"), Ok(LeaveReason::Removed));
+        assert_eq!(org_kind("Chi bộ cơ sở"), Ok(OrgKind::GrassrootsBranch));
+        assert_eq!(subject_type("đảng viên"), Ok(SubjectType::Member));
+        assert_eq!(membership_kind("tạm thời"), Ok(MembershipKind::Temporary));
+        assert_eq!(appeal_outcome("annulled"), Ok(AppealOutcome::Annulled));
+        assert!(level("HTX").is_err());
+        assert!(form("warn").is_err());
+    }
+}
