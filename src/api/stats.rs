@@ -34,22 +34,41 @@ pub struct StructureQuery {
     on: Option<NaiveDate>,
 }
 
+/// Answers with the figures `compute` makes for the organisation named, if the caller may see it.
+async fn figures<T, F>(
+    state: web::Data<AppState>,
+    caller: &Caller,
+    organization: &str,
+    compute: F,
+) -> Result<HttpResponse>
+where
+    T: serde::Serialize + Send + 'static,
+    F: FnOnce(&mut crate::db::DbConn, &crate::store::organizations::OrgRow) -> Result<T>
+        + Send
+        + 'static,
+{
+    let code = text::normalize(organization);
+    let vis = caller.visibility();
+    let figures = state
+        .db(move |conn| {
+            let root = stats::root(conn, vis, &code)?;
+            compute(conn, &root)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(figures))
+}
+
 pub async fn structure(
     state: web::Data<AppState>,
     caller: Caller,
     query: web::Query<StructureQuery>,
 ) -> Result<HttpResponse> {
     let q = query.into_inner();
-    let code = text::normalize(&q.organization);
     let on = q.on.unwrap_or_else(crate::time::today);
-    let vis = caller.visibility();
-    let figures = state
-        .db(move |conn| {
-            let root = stats::root(conn, vis, &code)?;
-            stats::structure(conn, &root, on)
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(figures))
+    figures(state, &caller, &q.organization, move |conn, root| {
+        stats::structure(conn, root, on)
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -68,15 +87,10 @@ pub async fn ratings(
 ) -> Result<HttpResponse> {
     let q = query.into_inner();
     let year = check_year("year", q.year)?;
-    let code = text::normalize(&q.organization);
-    let vis = caller.visibility();
-    let figures = state
-        .db(move |conn| {
-            let root = stats::root(conn, vis, &code)?;
-            stats::ratings(conn, &root, year, q.rounding)
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(figures))
+    figures(state, &caller, &q.organization, move |conn, root| {
+        stats::ratings(conn, root, year, q.rounding)
+    })
+    .await
 }
 
 pub async fn admissions(
@@ -86,15 +100,10 @@ pub async fn admissions(
 ) -> Result<HttpResponse> {
     let q = query.into_inner();
     let year = check_year("year", q.year)?;
-    let code = text::normalize(&q.organization);
-    let vis = caller.visibility();
-    let figures = state
-        .db(move |conn| {
-            let root = stats::root(conn, vis, &code)?;
-            stats::admissions(conn, &root, year, q.rounding)
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(figures))
+    figures(state, &caller, &q.organization, move |conn, root| {
+        stats::admissions(conn, root, year, q.rounding)
+    })
+    .await
 }
 
 pub async fn discipline(
@@ -104,15 +113,10 @@ pub async fn discipline(
 ) -> Result<HttpResponse> {
     let q = query.into_inner();
     let year = check_year("year", q.year)?;
-    let code = text::normalize(&q.organization);
-    let vis = caller.visibility();
-    let figures = state
-        .db(move |conn| {
-            let root = stats::root(conn, vis, &code)?;
-            stats::discipline(conn, &root, year)
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(figures))
+    figures(state, &caller, &q.organization, move |conn, root| {
+        stats::discipline(conn, root, year)
+    })
+    .await
 }
 
 pub async fn insignia(
@@ -122,15 +126,10 @@ pub async fn insignia(
 ) -> Result<HttpResponse> {
     let q = query.into_inner();
     let year = check_year("year", q.year)?;
-    let code = text::normalize(&q.organization);
-    let vis = caller.visibility();
-    let figures = state
-        .db(move |conn| {
-            let root = stats::root(conn, vis, &code)?;
-            stats::insignia(conn, &root, year)
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(figures))
+    figures(state, &caller, &q.organization, move |conn, root| {
+        stats::insignia(conn, root, year)
+    })
+    .await
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
@@ -210,13 +209,9 @@ pub async fn checks(
 ) -> Result<HttpResponse> {
     let q = query.into_inner();
     let year = check_year("year", q.year)?;
-    let code = text::normalize(&q.organization);
     let vis = caller.visibility();
-    let checks = state
-        .db(move |conn| {
-            let root = stats::root(conn, vis, &code)?;
-            stats::checks(conn, vis, &root, year)
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(checks))
+    figures(state, &caller, &q.organization, move |conn, root| {
+        stats::checks(conn, vis, root, year)
+    })
+    .await
 }
