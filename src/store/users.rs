@@ -480,74 +480,86 @@ pub fn logout(conn: &mut DbConn, presented: &str) -> Result<()> {
 }
 
 fn caller_from(
-    conn: &mut DbConn,
     user: UserRow,
+    scope_code: Option<String>,
     session_id: Option<String>,
     api_key_id: Option<i64>,
-) -> Result<Caller> {
-    let scope = match user.scope_id {
-        Some(id) => Some(ScopeOrg {
-            id,
-            code: orgs::table.find(id).select(orgs::code).first(conn)?,
-        }),
-        None => None,
-    };
-    Ok(Caller {
+) -> Caller {
+    let scope = user
+        .scope_id
+        .zip(scope_code)
+        .map(|(id, code)| ScopeOrg { id, code });
+    Caller {
         user_id: user.id,
         role: user.role(),
         username: user.username,
         scope,
         session_id,
         api_key_id,
-    })
+    }
 }
 
 /// The caller behind a verified access token, if its user is active, its token version is
-/// current and its session has not been revoked.
+/// current and its session has not been revoked. One query per request: the user, the session
+/// and the scope's code together.
 pub fn caller_for_session(
     conn: &mut DbConn,
     user_id: i64,
     session_id: &str,
     token_version: i64,
 ) -> Result<Option<Caller>> {
-    let found: Option<(UserRow, Option<NaiveDateTime>)> = users::table
+    let found: Option<(UserRow, Option<NaiveDateTime>, Option<String>)> = users::table
         .inner_join(sessions::table)
+        .left_join(orgs::table)
         .filter(users::id.eq(user_id))
         .filter(sessions::id.eq(session_id.to_string()))
-        .select((UserRow::as_select(), sessions::revoked_at))
+        .select((
+            UserRow::as_select(),
+            sessions::revoked_at,
+            orgs::code.nullable(),
+        ))
         .first(conn)
         .optional()?;
-    match found {
-        Some((user, None)) if user.active && user.token_version == token_version => {
-            caller_from(conn, user, Some(session_id.to_string()), None).map(Some)
+    Ok(match found {
+        Some((user, None, scope)) if user.active && user.token_version == token_version => {
+            Some(caller_from(user, scope, Some(session_id.to_string()), None))
         }
-        _ => Ok(None),
-    }
+        _ => None,
+    })
 }
+
+/// A presented API key as stored: id, expiry, revocation, its owner and the owner's scope code.
+type PresentedKey = (
+    i64,
+    Option<NaiveDateTime>,
+    Option<NaiveDateTime>,
+    UserRow,
+    Option<String>,
+);
 
 /// The caller behind an API key, if the key is live and its owner active.
 pub fn caller_for_api_key(conn: &mut DbConn, presented: &str) -> Result<Option<Caller>> {
     let now = crate::time::now();
-    let found: Option<(i64, Option<NaiveDateTime>, Option<NaiveDateTime>, UserRow)> =
-        api_keys::table
-            .inner_join(users::table)
-            .filter(api_keys::key_hash.eq(tokens::token_hash(presented)))
-            .select((
-                api_keys::id,
-                api_keys::expires_at,
-                api_keys::revoked_at,
-                UserRow::as_select(),
-            ))
-            .first(conn)
-            .optional()?;
-    match found {
-        Some((key_id, expires_at, None, user))
+    let found: Option<PresentedKey> = api_keys::table
+        .inner_join(users::table.left_join(orgs::table))
+        .filter(api_keys::key_hash.eq(tokens::token_hash(presented)))
+        .select((
+            api_keys::id,
+            api_keys::expires_at,
+            api_keys::revoked_at,
+            UserRow::as_select(),
+            orgs::code.nullable(),
+        ))
+        .first(conn)
+        .optional()?;
+    Ok(match found {
+        Some((key_id, expires_at, None, user, scope))
             if user.active && expires_at.is_none_or(|t| t > now) =>
         {
-            caller_from(conn, user, None, Some(key_id)).map(Some)
+            Some(caller_from(user, scope, None, Some(key_id)))
         }
-        _ => Ok(None),
-    }
+        _ => None,
+    })
 }
 
 #[derive(Debug, Clone, Serialize)]
