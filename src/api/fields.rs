@@ -76,6 +76,28 @@ pub fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
+/// An optional text, normalised; empty is absent.
+pub fn clean(value: Option<String>) -> Option<String> {
+    value
+        .map(|v| crate::domain::text::normalize(&v))
+        .filter(|v| !v.is_empty())
+}
+
+/// A `year` query parameter: 2000 to 2100.
+pub fn query_year(year: Option<i32>) -> crate::error::Result<Option<i32>> {
+    match year {
+        Some(y) if !(2000..=2100).contains(&y) => Err(crate::error::Error::BadRequest {
+            detail: "year is between 2000 and 2100.".into(),
+            errors: vec![crate::error::FieldError::new(
+                "year",
+                "range",
+                "Must be between 2000 and 2100.",
+            )],
+        }),
+        other => Ok(other),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

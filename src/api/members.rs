@@ -7,17 +7,13 @@ use serde::Deserialize;
 use validator::Validate;
 
 use crate::api::extract::IfMatch;
-use crate::api::fields::double_option;
+use crate::api::fields::{clean, double_option};
 use crate::api::{allow_override, created, ok_with_etag, page_limit, AppState};
 use crate::auth::Caller;
 use crate::domain::member::{GapReason, Gender, LeaveReason, MembershipKind};
 use crate::domain::{text, Role};
 use crate::error::{Error, FieldError, Result};
 use crate::store::members::{self as store, ListFilter, Member, MemberPatch, NewMember, Status};
-
-fn clean(value: Option<String>) -> Option<String> {
-    value.map(|v| text::normalize(&v)).filter(|v| !v.is_empty())
-}
 
 fn clean_opt(value: Option<Option<String>>) -> Option<Option<String>> {
     value.map(clean)

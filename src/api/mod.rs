@@ -3,17 +3,20 @@
 //! requires: the same table registers the handlers, guards them (the [`Caller`](crate::auth::Caller)
 //! extractor looks the route up) and tells the access-matrix test which routes exist.
 
-mod annual;
 mod api_keys;
 mod auth;
+mod discipline;
 pub mod extract;
 pub mod fields;
 mod health;
+mod insignia;
 mod members;
 mod organizations;
 pub mod problem;
+mod ratings;
 pub mod request_id;
 mod stats;
+mod targets;
 mod users;
 
 use std::sync::Arc;
@@ -136,45 +139,45 @@ routes! {
     "/api/v1/members/{profile_number}/party-age" { GET => members::party_age, Access::RecordRead; }
 
     "/api/v1/ratings/members" {
-        GET => annual::list_member_ratings, Access::RecordRead;
-        POST => annual::create_member_rating, Access::RecordWrite;
+        GET => ratings::list_member_ratings, Access::RecordRead;
+        POST => ratings::create_member_rating, Access::RecordWrite;
     }
-    "/api/v1/ratings/members/batch" { POST => annual::create_member_ratings, Access::RecordWrite; }
+    "/api/v1/ratings/members/batch" { POST => ratings::create_member_ratings, Access::RecordWrite; }
     "/api/v1/ratings/members/{profile_number}/{year}" {
-        GET => annual::get_member_rating, Access::RecordRead;
-        PATCH => annual::update_member_rating, Access::RecordWrite;
+        GET => ratings::get_member_rating, Access::RecordRead;
+        PATCH => ratings::update_member_rating, Access::RecordWrite;
     }
     "/api/v1/ratings/organizations" {
-        GET => annual::list_org_ratings, Access::RecordRead;
-        POST => annual::create_org_rating, Access::RecordWrite;
+        GET => ratings::list_org_ratings, Access::RecordRead;
+        POST => ratings::create_org_rating, Access::RecordWrite;
     }
-    "/api/v1/ratings/organizations/batch" { POST => annual::create_org_ratings, Access::RecordWrite; }
+    "/api/v1/ratings/organizations/batch" { POST => ratings::create_org_ratings, Access::RecordWrite; }
     "/api/v1/ratings/organizations/{code}/{year}" {
-        GET => annual::get_org_rating, Access::RecordRead;
-        PATCH => annual::update_org_rating, Access::RecordWrite;
+        GET => ratings::get_org_rating, Access::RecordRead;
+        PATCH => ratings::update_org_rating, Access::RecordWrite;
     }
 
     "/api/v1/disciplinary-actions" {
-        GET => annual::list_actions, Access::DisciplineRead;
-        POST => annual::create_action, Access::DisciplineWrite;
+        GET => discipline::list_actions, Access::DisciplineRead;
+        POST => discipline::create_action, Access::DisciplineWrite;
     }
-    "/api/v1/disciplinary-actions/{id}" { GET => annual::get_action, Access::DisciplineRead; }
-    "/api/v1/disciplinary-actions/{id}/appeal" { POST => annual::appeal, Access::DisciplineWrite; }
+    "/api/v1/disciplinary-actions/{id}" { GET => discipline::get_action, Access::DisciplineRead; }
+    "/api/v1/disciplinary-actions/{id}/appeal" { POST => discipline::appeal, Access::DisciplineWrite; }
 
     "/api/v1/insignia-awards" {
-        GET => annual::list_awards, Access::RecordRead;
-        POST => annual::create_award, Access::RecordWrite;
+        GET => insignia::list_awards, Access::RecordRead;
+        POST => insignia::create_award, Access::RecordWrite;
     }
-    "/api/v1/insignia-awards/eligible" { GET => annual::eligible, Access::RecordRead; }
-    "/api/v1/insignia-awards/{id}" { GET => annual::get_award, Access::RecordRead; }
+    "/api/v1/insignia-awards/eligible" { GET => insignia::eligible, Access::RecordRead; }
+    "/api/v1/insignia-awards/{id}" { GET => insignia::get_award, Access::RecordRead; }
 
     "/api/v1/admission-targets" {
-        GET => annual::list_targets, Access::RecordRead;
-        POST => annual::create_target, Access::RecordWrite;
+        GET => targets::list_targets, Access::RecordRead;
+        POST => targets::create_target, Access::RecordWrite;
     }
     "/api/v1/admission-targets/{code}/{year}" {
-        GET => annual::get_target, Access::RecordRead;
-        PATCH => annual::update_target, Access::RecordWrite;
+        GET => targets::get_target, Access::RecordRead;
+        PATCH => targets::update_target, Access::RecordWrite;
     }
 
     "/api/v1/stats/structure" { GET => stats::structure, Access::StatisticsRead; }
