@@ -254,6 +254,27 @@ pub async fn update(
     Ok(answer(&caller, member))
 }
 
+/// Runs one lifecycle write on the member named in the path, as the caller, and answers with
+/// the member as the caller may see them.
+async fn write<F>(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    write: F,
+) -> Result<HttpResponse>
+where
+    F: FnOnce(&mut crate::db::DbConn, crate::auth::Visibility, &str, &str) -> Result<Member>
+        + Send
+        + 'static,
+{
+    let profile_number = text::normalize(&path.into_inner());
+    let (vis, by) = (caller.visibility(), caller.username.clone());
+    let member = state
+        .db(move |conn| write(conn, vis, &profile_number, &by))
+        .await?;
+    Ok(answer(&caller, member))
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecognitionRequest {
@@ -266,13 +287,11 @@ pub async fn recognise(
     path: web::Path<String>,
     body: web::Json<RecognitionRequest>,
 ) -> Result<HttpResponse> {
-    let profile_number = text::normalize(&path.into_inner());
     let requested = body.into_inner().official_on;
-    let (vis, by) = (caller.visibility(), caller.username.clone());
-    let member = state
-        .db(move |conn| store::recognise(conn, vis, &profile_number, requested, &by))
-        .await?;
-    Ok(answer(&caller, member))
+    write(state, caller, path, move |conn, vis, profile_number, by| {
+        store::recognise(conn, vis, profile_number, requested, by)
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -290,23 +309,19 @@ pub async fn transfer(
     path: web::Path<String>,
     body: web::Json<TransferRequest>,
 ) -> Result<HttpResponse> {
-    let profile_number = text::normalize(&path.into_inner());
     let b = body.into_inner();
     let code = text::normalize(&b.organization_code);
     let kind = b.kind.unwrap_or(MembershipKind::Official);
-    let (vis, by) = (caller.visibility(), caller.username.clone());
-    let member = state
-        .db(move |conn| {
-            let transfer = store::Transfer {
-                organization_code: code,
-                on: b.on,
-                kind,
-                until: b.until,
-            };
-            store::transfer(conn, vis, &profile_number, transfer, &by)
-        })
-        .await?;
-    Ok(answer(&caller, member))
+    write(state, caller, path, move |conn, vis, profile_number, by| {
+        let transfer = store::Transfer {
+            organization_code: code,
+            on: b.on,
+            kind,
+            until: b.until,
+        };
+        store::transfer(conn, vis, profile_number, transfer, by)
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize, Validate)]
@@ -323,15 +338,13 @@ pub async fn exempt(
     path: web::Path<String>,
     body: web::Json<ExemptionRequest>,
 ) -> Result<HttpResponse> {
-    let profile_number = text::normalize(&path.into_inner());
     let b = body.into_inner();
     b.validate()?;
     let reason = clean(b.reason);
-    let (vis, by) = (caller.visibility(), caller.username.clone());
-    let member = state
-        .db(move |conn| store::exempt(conn, vis, &profile_number, b.starts_on, reason, &by))
-        .await?;
-    Ok(answer(&caller, member))
+    write(state, caller, path, move |conn, vis, profile_number, by| {
+        store::exempt(conn, vis, profile_number, b.starts_on, reason, by)
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -346,13 +359,11 @@ pub async fn end_exemption(
     path: web::Path<String>,
     body: web::Json<EndRequest>,
 ) -> Result<HttpResponse> {
-    let profile_number = text::normalize(&path.into_inner());
     let on = body.into_inner().on;
-    let (vis, by) = (caller.visibility(), caller.username.clone());
-    let member = state
-        .db(move |conn| store::end_exemption(conn, vis, &profile_number, on, &by))
-        .await?;
-    Ok(answer(&caller, member))
+    write(state, caller, path, move |conn, vis, profile_number, by| {
+        store::end_exemption(conn, vis, profile_number, on, by)
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -368,13 +379,11 @@ pub async fn leave(
     path: web::Path<String>,
     body: web::Json<LeaveRequest>,
 ) -> Result<HttpResponse> {
-    let profile_number = text::normalize(&path.into_inner());
     let b = body.into_inner();
-    let (vis, by) = (caller.visibility(), caller.username.clone());
-    let member = state
-        .db(move |conn| store::leave(conn, vis, &profile_number, b.reason, b.on, &by))
-        .await?;
-    Ok(answer(&caller, member))
+    write(state, caller, path, move |conn, vis, profile_number, by| {
+        store::leave(conn, vis, profile_number, b.reason, b.on, by)
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize, Validate)]
@@ -393,23 +402,19 @@ pub async fn add_gap(
     path: web::Path<String>,
     body: web::Json<GapRequest>,
 ) -> Result<HttpResponse> {
-    let profile_number = text::normalize(&path.into_inner());
     let b = body.into_inner();
     b.validate()?;
     let note = clean(b.note);
-    let (vis, by) = (caller.visibility(), caller.username.clone());
-    let member = state
-        .db(move |conn| {
-            let gap = store::Gap {
-                reason: b.reason,
-                starts_on: b.starts_on,
-                ends_on: Some(b.ends_on),
-                note,
-            };
-            store::add_gap(conn, vis, &profile_number, gap, &by)
-        })
-        .await?;
-    Ok(answer(&caller, member))
+    write(state, caller, path, move |conn, vis, profile_number, by| {
+        let gap = store::Gap {
+            reason: b.reason,
+            starts_on: b.starts_on,
+            ends_on: Some(b.ends_on),
+            note,
+        };
+        store::add_gap(conn, vis, profile_number, gap, by)
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize, Validate)]
@@ -428,24 +433,20 @@ pub async fn add_position(
     path: web::Path<String>,
     body: web::Json<PositionRequest>,
 ) -> Result<HttpResponse> {
-    let profile_number = text::normalize(&path.into_inner());
     let mut b = body.into_inner();
     b.title = text::normalize(&b.title);
     b.validate()?;
     let org = clean(b.organization_code);
-    let (vis, by) = (caller.visibility(), caller.username.clone());
-    let member = state
-        .db(move |conn| {
-            let position = store::Position {
-                title: b.title,
-                organization_code: org,
-                starts_on: b.starts_on,
-                ends_on: b.ends_on,
-            };
-            store::add_position(conn, vis, &profile_number, position, &by)
-        })
-        .await?;
-    Ok(answer(&caller, member))
+    write(state, caller, path, move |conn, vis, profile_number, by| {
+        let position = store::Position {
+            title: b.title,
+            organization_code: org,
+            starts_on: b.starts_on,
+            ends_on: b.ends_on,
+        };
+        store::add_position(conn, vis, profile_number, position, by)
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -461,14 +462,12 @@ pub async fn end_position(
     path: web::Path<String>,
     body: web::Json<PositionEndRequest>,
 ) -> Result<HttpResponse> {
-    let profile_number = text::normalize(&path.into_inner());
     let b = body.into_inner();
     let title = text::normalize(&b.title);
-    let (vis, by) = (caller.visibility(), caller.username.clone());
-    let member = state
-        .db(move |conn| store::end_position(conn, vis, &profile_number, &title, b.on, &by))
-        .await?;
-    Ok(answer(&caller, member))
+    write(state, caller, path, move |conn, vis, profile_number, by| {
+        store::end_position(conn, vis, profile_number, &title, b.on, by)
+    })
+    .await
 }
 
 pub async fn history(
