@@ -98,6 +98,20 @@ impl Error {
     }
 }
 
+/// For a record named in a request body: a missing one (or one outside the caller's scope) is
+/// not a 404 of the resource asked for but a 422 on the field that named it. Other errors pass.
+pub fn missing_reference(
+    field: &'static str,
+    code: &'static str,
+    message: impl Into<String>,
+) -> impl FnOnce(Error) -> Error {
+    let message = message.into();
+    move |e| match e {
+        Error::NotFound(_) => Error::invalid(field, code, message),
+        other => other,
+    }
+}
+
 impl From<RuleViolation> for Error {
     fn from(v: RuleViolation) -> Self {
         Error::Unprocessable(vec![v.into()])

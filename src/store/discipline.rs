@@ -194,13 +194,6 @@ pub struct NewAction {
     pub override_reason: Option<String>,
 }
 
-fn not_found(field: &'static str, code: &'static str, what: String) -> impl FnOnce(Error) -> Error {
-    move |e| match e {
-        Error::NotFound(_) => Error::invalid(field, code, what),
-        other => other,
-    }
-}
-
 fn holds_position(conn: &mut DbConn, member_id: i64, day: NaiveDate) -> Result<bool> {
     let held: i64 = positions::table
         .filter(positions::member_id.eq(member_id))
@@ -221,27 +214,31 @@ pub fn create(
         rules::check_form(new.subject_type, new.form)?;
         rules::check_dates(new.decided_on, new.announced_on, None, None)?;
         let authority = org_store::find_visible(conn, Visibility::All, &new.authority_code)
-            .map_err(not_found(
+            .map_err(crate::error::missing_reference(
                 "authority_code",
                 "discipline.authority_not_found",
                 format!("There is no organisation with code {}.", new.authority_code),
             ))?;
         let (member, org) = match new.subject_type {
             SubjectType::Member => {
-                let m = member_store::find_visible(conn, vis, &new.subject).map_err(not_found(
-                    "subject",
-                    "discipline.subject_not_found",
-                    format!("There is no member with profile number {}.", new.subject),
-                ))?;
+                let m = member_store::find_visible(conn, vis, &new.subject).map_err(
+                    crate::error::missing_reference(
+                        "subject",
+                        "discipline.subject_not_found",
+                        format!("There is no member with profile number {}.", new.subject),
+                    ),
+                )?;
                 (Some(m), None)
             }
             SubjectType::Organization => {
                 // Dissolved and merged organisations can still be disciplined (QĐ 69).
-                let o = org_store::find_visible(conn, vis, &new.subject).map_err(not_found(
-                    "subject",
-                    "discipline.subject_not_found",
-                    format!("There is no organisation with code {}.", new.subject),
-                ))?;
+                let o = org_store::find_visible(conn, vis, &new.subject).map_err(
+                    crate::error::missing_reference(
+                        "subject",
+                        "discipline.subject_not_found",
+                        format!("There is no organisation with code {}.", new.subject),
+                    ),
+                )?;
                 (None, Some(o))
             }
         };

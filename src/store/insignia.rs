@@ -281,8 +281,8 @@ fn check_award(conn: &mut DbConn, member: &MemberRow, new: &NewAward) -> Result<
 
 pub fn create(conn: &mut DbConn, vis: Visibility, new: NewAward) -> Result<InsigniaAward> {
     crate::db::write_transaction(conn, |conn| {
-        let member = find_member(conn, vis, &new.profile_number).map_err(|e| match e {
-            Error::NotFound(_) => Error::invalid(
+        let member = find_member(conn, vis, &new.profile_number).map_err(
+            crate::error::missing_reference(
                 "profile_number",
                 "insignia.member_not_found",
                 format!(
@@ -290,8 +290,7 @@ pub fn create(conn: &mut DbConn, vis: Visibility, new: NewAward) -> Result<Insig
                     new.profile_number
                 ),
             ),
-            other => other,
-        })?;
+        )?;
         crate::db::lock_row(conn, "members", member.id)?;
         let tier = check_award(conn, &member, &new)?;
         let now = crate::time::now();

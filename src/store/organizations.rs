@@ -164,14 +164,11 @@ fn find_reference(
     code: &str,
     field: &'static str,
 ) -> Result<OrgRow> {
-    find_visible(conn, vis, code).map_err(|e| match e {
-        Error::NotFound(_) => Error::invalid(
-            field,
-            "organization.parent_not_found",
-            format!("There is no organisation with code {code}."),
-        ),
-        other => other,
-    })
+    find_visible(conn, vis, code).map_err(crate::error::missing_reference(
+        field,
+        "organization.parent_not_found",
+        format!("There is no organisation with code {code}."),
+    ))
 }
 
 fn current_parent_codes(conn: &mut DbConn, ids: &[i64]) -> Result<HashMap<i64, String>> {

@@ -360,14 +360,11 @@ fn load_member_rating(
 }
 
 fn member_reference(conn: &mut DbConn, vis: Visibility, profile_number: &str) -> Result<MemberRow> {
-    find_member(conn, vis, profile_number).map_err(|e| match e {
-        Error::NotFound(_) => Error::invalid(
-            "profile_number",
-            "rating.member_not_found",
-            format!("There is no member with profile number {profile_number}."),
-        ),
-        other => other,
-    })
+    find_member(conn, vis, profile_number).map_err(crate::error::missing_reference(
+        "profile_number",
+        "rating.member_not_found",
+        format!("There is no member with profile number {profile_number}."),
+    ))
 }
 
 fn check_member(
@@ -737,14 +734,11 @@ fn load_org_rating(
 }
 
 fn org_reference(conn: &mut DbConn, vis: Visibility, code: &str) -> Result<OrgRow> {
-    find_org(conn, vis, code).map_err(|e| match e {
-        Error::NotFound(_) => Error::invalid(
-            "organization_code",
-            "rating.organization_not_found",
-            format!("There is no organisation with code {code}."),
-        ),
-        other => other,
-    })
+    find_org(conn, vis, code).map_err(crate::error::missing_reference(
+        "organization_code",
+        "rating.organization_not_found",
+        format!("There is no organisation with code {code}."),
+    ))
 }
 
 fn check_org(conn: &mut DbConn, org: &OrgRow, year: i32, input: &RatingInput) -> Result<()> {

@@ -70,14 +70,11 @@ pub fn create(
     target: i32,
 ) -> Result<AdmissionTarget> {
     crate::db::write_transaction(conn, |conn| {
-        let org = find_org(conn, vis, code).map_err(|e| match e {
-            Error::NotFound(_) => Error::invalid(
-                "organization_code",
-                "admission_target.organization_not_found",
-                format!("There is no organisation with code {code}."),
-            ),
-            other => other,
-        })?;
+        let org = find_org(conn, vis, code).map_err(crate::error::missing_reference(
+            "organization_code",
+            "admission_target.organization_not_found",
+            format!("There is no organisation with code {code}."),
+        ))?;
         if load(conn, org.id, year)?.is_some() {
             return Err(Error::invalid(
                 "year",

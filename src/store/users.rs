@@ -191,13 +191,11 @@ fn scope_id(conn: &mut DbConn, code: Option<&str>) -> Result<Option<i64>> {
         None => Ok(None),
         Some(code) => organizations::find_visible(conn, Visibility::All, code)
             .map(|org| Some(org.id))
-            .map_err(|_| {
-                Error::invalid(
-                    "scope",
-                    "user.scope_not_found",
-                    format!("There is no organisation with code {code}."),
-                )
-            }),
+            .map_err(crate::error::missing_reference(
+                "scope",
+                "user.scope_not_found",
+                format!("There is no organisation with code {code}."),
+            )),
     }
 }
 

@@ -43,14 +43,11 @@ fn branch_for(
     on: NaiveDate,
     field: &'static str,
 ) -> Result<OrgRow> {
-    let org = find_org(conn, vis, code).map_err(|e| match e {
-        Error::NotFound(_) => Error::invalid(
-            field,
-            "member.organization_not_found",
-            format!("There is no organisation with code {code}."),
-        ),
-        other => other,
-    })?;
+    let org = find_org(conn, vis, code).map_err(crate::error::missing_reference(
+        field,
+        "member.organization_not_found",
+        format!("There is no organisation with code {code}."),
+    ))?;
     rules::check_branch(
         &org.code,
         org.kind().is_branch(),
@@ -702,13 +699,13 @@ pub fn add_position(
         rules::check_period(starts_on, ends_on, "ends_on")?;
         rules::check_on_roll(row.left_on, starts_on, "starts_on")?;
         let org = match organization_code.as_deref() {
-            Some(code) => Some(find_org(conn, vis, code).map_err(|_| {
-                Error::invalid(
+            Some(code) => Some(find_org(conn, vis, code).map_err(
+                crate::error::missing_reference(
                     "organization_code",
                     "member.organization_not_found",
                     format!("There is no organisation with code {code}."),
-                )
-            })?),
+                ),
+            )?),
             None => None,
         };
         let taken: i64 = positions::table
