@@ -310,6 +310,7 @@ pub fn run(options: Options) -> Result<String, String> {
             bind: "127.0.0.1:0".into(),
             jwt_secret: crate::auth::tokens::random_token(48).into_bytes(),
             max_body_bytes: 1024 * 1024,
+            max_import_bytes: 1 << 32,
             pool_size: 10,
             workers: None,
         };

@@ -15,6 +15,8 @@ pub struct Settings {
     pub bind: String,
     pub jwt_secret: Vec<u8>,
     pub max_body_bytes: usize,
+    /// The largest bulk import body.
+    pub max_import_bytes: u64,
     pub pool_size: u32,
     pub workers: Option<usize>,
 }

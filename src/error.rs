@@ -10,6 +10,9 @@ use crate::domain::RuleViolation;
 /// `invalid`, …) or a rule code with a dot (`organization.cycle`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldError {
+    /// The 1-based data row of a bulk import (0: the header); absent elsewhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub row: Option<usize>,
     pub field: String,
     pub code: String,
     pub message: String,
@@ -22,6 +25,7 @@ impl FieldError {
         message: impl Into<String>,
     ) -> Self {
         FieldError {
+            row: None,
             field: field.into(),
             code: code.into(),
             message: message.into(),
@@ -67,6 +71,17 @@ pub enum Error {
     /// 422: input that is well-formed but breaks validation or a domain rule.
     #[error("unprocessable: {0:?}")]
     Unprocessable(Vec<FieldError>),
+    /// 422: a bulk import whose rows break validation or rules; nothing was written.
+    #[error("rows rejected: {total} errors in {failed_rows} of {rows} rows")]
+    RowsRejected {
+        rows: usize,
+        failed_rows: usize,
+        total: usize,
+        errors: Vec<FieldError>,
+    },
+    /// 422: a bulk import whose body cannot be read (a broken quote, invalid UTF-8, bad JSON).
+    #[error("unreadable body: {detail}")]
+    Unreadable { detail: String, row: Option<usize> },
     /// 503: the database is unreachable or its pool is exhausted; the client may retry.
     #[error("unavailable: {0}")]
     Unavailable(String),

@@ -65,6 +65,7 @@ impl Application {
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             keys,
+            max_import_bytes: settings.max_import_bytes,
         });
         let max_body = settings.max_body_bytes;
         let mut server = HttpServer::new(move || {

@@ -40,6 +40,9 @@ struct ServeArgs {
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 1024 * 1024, global = true)]
     max_body_bytes: usize,
+    /// Largest accepted bulk import body, in bytes (streamed: bounds time, not memory).
+    #[arg(long, env = "MAX_IMPORT_BYTES", default_value_t = 4 * 1024 * 1024 * 1024, global = true)]
+    max_import_bytes: u64,
     /// Database connections in the pool.
     #[arg(long, env = "DB_POOL_SIZE", default_value_t = 10, global = true)]
     pool_size: u32,
@@ -130,6 +133,7 @@ fn serve(database_url: &str, args: &ServeArgs) -> Result<(), String> {
             args.jwt_secret_file.clone(),
         )?,
         max_body_bytes: args.max_body_bytes,
+        max_import_bytes: args.max_import_bytes,
         pool_size: args.pool_size,
         workers: args.workers,
     };

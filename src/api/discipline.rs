@@ -35,30 +35,37 @@ pub struct ActionCreate {
     override_reason: Option<String>,
 }
 
+impl ActionCreate {
+    /// Normalises, validates and checks an override: the one way in for a decision.
+    pub(crate) fn prepare(self, caller: &Caller) -> Result<store::NewAction> {
+        let mut b = self;
+        b.subject = text::normalize(&b.subject);
+        b.decision_number = text::normalize(&b.decision_number);
+        b.authority_code = text::normalize(&b.authority_code);
+        b.validate()?;
+        allow_override(caller, &b.override_reason)?;
+        Ok(store::NewAction {
+            subject_type: b.subject_type,
+            subject: b.subject,
+            form: b.form,
+            decision_number: b.decision_number,
+            authority_code: b.authority_code,
+            decided_on: b.decided_on,
+            announced_on: b.announced_on,
+            violation: clean(b.violation),
+            regulation_article: clean(b.regulation_article),
+            especially_serious: b.especially_serious.unwrap_or(false),
+            override_reason: clean(b.override_reason),
+        })
+    }
+}
+
 pub async fn create_action(
     state: web::Data<AppState>,
     caller: Caller,
     body: web::Json<ActionCreate>,
 ) -> Result<HttpResponse> {
-    let mut b = body.into_inner();
-    b.subject = text::normalize(&b.subject);
-    b.decision_number = text::normalize(&b.decision_number);
-    b.authority_code = text::normalize(&b.authority_code);
-    b.validate()?;
-    allow_override(&caller, &b.override_reason)?;
-    let new = store::NewAction {
-        subject_type: b.subject_type,
-        subject: b.subject,
-        form: b.form,
-        decision_number: b.decision_number,
-        authority_code: b.authority_code,
-        decided_on: b.decided_on,
-        announced_on: b.announced_on,
-        violation: clean(b.violation),
-        regulation_article: clean(b.regulation_article),
-        especially_serious: b.especially_serious.unwrap_or(false),
-        override_reason: clean(b.override_reason),
-    };
+    let new = body.into_inner().prepare(&caller)?;
     let (vis, by) = (caller.visibility(), caller.username.clone());
     let action = state
         .db(move |conn| store::create(conn, vis, new, &by))
@@ -129,40 +136,46 @@ pub async fn appeal(
     body: web::Json<AppealRequest>,
 ) -> Result<HttpResponse> {
     let id = path.into_inner();
-    let b = body.into_inner();
-    if b.outcome.is_some() && b.decided_on.is_none() {
-        return Err(Error::invalid(
-            "decided_on",
-            "required",
-            "An outcome needs the date of the appeal decision.",
-        ));
-    }
-    match (b.outcome, b.reduced_form) {
-        (Some(AppealOutcome::Reduced), None) => {
-            return Err(Error::invalid(
-                "reduced_form",
-                "required",
-                "A reduced decision names the lighter form.",
-            ))
-        }
-        (outcome, Some(_)) if outcome != Some(AppealOutcome::Reduced) => {
-            return Err(Error::invalid(
-                "reduced_form",
-                "invalid",
-                "Only a reduced decision names a new form.",
-            ))
-        }
-        _ => {}
-    }
-    let input = store::AppealInput {
-        filed_on: b.filed_on,
-        outcome: b.outcome,
-        decided_on: b.decided_on,
-        reduced_form: b.reduced_form,
-    };
+    let input = body.into_inner().prepare()?;
     let (vis, by) = (caller.visibility(), caller.username.clone());
     let action = state
         .db(move |conn| store::appeal(conn, vis, id, input, &by))
         .await?;
     Ok(ok_with_etag(action.version, &action))
+}
+
+impl AppealRequest {
+    pub(crate) fn prepare(self) -> Result<store::AppealInput> {
+        let b = self;
+        if b.outcome.is_some() && b.decided_on.is_none() {
+            return Err(Error::invalid(
+                "decided_on",
+                "required",
+                "An outcome needs the date of the appeal decision.",
+            ));
+        }
+        match (b.outcome, b.reduced_form) {
+            (Some(AppealOutcome::Reduced), None) => {
+                return Err(Error::invalid(
+                    "reduced_form",
+                    "required",
+                    "A reduced decision names the lighter form.",
+                ))
+            }
+            (outcome, Some(_)) if outcome != Some(AppealOutcome::Reduced) => {
+                return Err(Error::invalid(
+                    "reduced_form",
+                    "invalid",
+                    "Only a reduced decision names a new form.",
+                ))
+            }
+            _ => {}
+        }
+        Ok(store::AppealInput {
+            filed_on: b.filed_on,
+            outcome: b.outcome,
+            decided_on: b.decided_on,
+            reduced_form: b.reduced_form,
+        })
+    }
 }

@@ -26,23 +26,29 @@ pub struct AwardCreate {
     override_reason: Option<String>,
 }
 
+impl AwardCreate {
+    pub(crate) fn prepare(self, caller: &Caller) -> Result<store::NewAward> {
+        let b = self;
+        b.validate()?;
+        allow_override(caller, &b.override_reason)?;
+        Ok(store::NewAward {
+            profile_number: text::normalize(&b.profile_number),
+            tier: b.tier,
+            awarded_on: b.awarded_on,
+            decision_number: clean(b.decision_number),
+            posthumous: b.posthumous.unwrap_or(false),
+            early: b.early.unwrap_or(false),
+            override_reason: clean(b.override_reason),
+        })
+    }
+}
+
 pub async fn create_award(
     state: web::Data<AppState>,
     caller: Caller,
     body: web::Json<AwardCreate>,
 ) -> Result<HttpResponse> {
-    let b = body.into_inner();
-    b.validate()?;
-    allow_override(&caller, &b.override_reason)?;
-    let new = store::NewAward {
-        profile_number: text::normalize(&b.profile_number),
-        tier: b.tier,
-        awarded_on: b.awarded_on,
-        decision_number: clean(b.decision_number),
-        posthumous: b.posthumous.unwrap_or(false),
-        early: b.early.unwrap_or(false),
-        override_reason: clean(b.override_reason),
-    };
+    let new = body.into_inner().prepare(&caller)?;
     let vis = caller.visibility();
     let award = state.db(move |conn| store::create(conn, vis, new)).await?;
     Ok(created(

@@ -141,39 +141,47 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(page))
 }
 
+impl MemberCreate {
+    /// Normalises, validates and checks an override: the one way in for a new member, from
+    /// this API and from the bulk import.
+    pub(crate) fn prepare(self, caller: &Caller) -> Result<NewMember> {
+        let mut b = self;
+        b.profile_number = text::normalize(&b.profile_number);
+        b.full_name = text::normalize(&b.full_name);
+        b.organization_code = text::normalize(&b.organization_code);
+        b.card_number = clean(b.card_number);
+        b.national_id = clean(b.national_id);
+        b.ethnicity = clean(b.ethnicity);
+        b.religion = clean(b.religion);
+        b.override_reason = clean(b.override_reason);
+        b.validate()?;
+        allow_override(caller, &b.override_reason)?;
+        Ok(NewMember {
+            profile_number: b.profile_number,
+            card_number: b.card_number,
+            full_name: b.full_name,
+            gender: b.gender,
+            born_on: b.born_on,
+            ethnicity: b.ethnicity,
+            religion: b.religion,
+            national_id: b.national_id,
+            organization_code: b.organization_code,
+            organization_since: b.organization_since,
+            admitted_on: b.admitted_on,
+            ceremony_on: b.ceremony_on,
+            official_on: b.official_on,
+            exempt_since: b.exempt_since,
+            override_reason: b.override_reason,
+        })
+    }
+}
+
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
     body: web::Json<MemberCreate>,
 ) -> Result<HttpResponse> {
-    let mut b = body.into_inner();
-    b.profile_number = text::normalize(&b.profile_number);
-    b.full_name = text::normalize(&b.full_name);
-    b.organization_code = text::normalize(&b.organization_code);
-    b.card_number = clean(b.card_number);
-    b.national_id = clean(b.national_id);
-    b.ethnicity = clean(b.ethnicity);
-    b.religion = clean(b.religion);
-    b.override_reason = clean(b.override_reason);
-    b.validate()?;
-    allow_override(&caller, &b.override_reason)?;
-    let new = NewMember {
-        profile_number: b.profile_number,
-        card_number: b.card_number,
-        full_name: b.full_name,
-        gender: b.gender,
-        born_on: b.born_on,
-        ethnicity: b.ethnicity,
-        religion: b.religion,
-        national_id: b.national_id,
-        organization_code: b.organization_code,
-        organization_since: b.organization_since,
-        admitted_on: b.admitted_on,
-        ceremony_on: b.ceremony_on,
-        official_on: b.official_on,
-        exempt_since: b.exempt_since,
-        override_reason: b.override_reason,
-    };
+    let new = body.into_inner().prepare(&caller)?;
     let vis = caller.visibility();
     let by = caller.username.clone();
     let member = state
@@ -303,22 +311,25 @@ pub struct TransferRequest {
     until: Option<NaiveDate>,
 }
 
+impl TransferRequest {
+    pub(crate) fn prepare(self) -> store::Transfer {
+        store::Transfer {
+            organization_code: text::normalize(&self.organization_code),
+            on: self.on,
+            kind: self.kind.unwrap_or(MembershipKind::Official),
+            until: self.until,
+        }
+    }
+}
+
 pub async fn transfer(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
     body: web::Json<TransferRequest>,
 ) -> Result<HttpResponse> {
-    let b = body.into_inner();
-    let code = text::normalize(&b.organization_code);
-    let kind = b.kind.unwrap_or(MembershipKind::Official);
+    let transfer = body.into_inner().prepare();
     write(state, caller, path, move |conn, vis, profile_number, by| {
-        let transfer = store::Transfer {
-            organization_code: code,
-            on: b.on,
-            kind,
-            until: b.until,
-        };
         store::transfer(conn, vis, profile_number, transfer, by)
     })
     .await
@@ -427,23 +438,27 @@ pub struct PositionRequest {
     ends_on: Option<NaiveDate>,
 }
 
+impl PositionRequest {
+    pub(crate) fn prepare(mut self) -> Result<store::Position> {
+        self.title = text::normalize(&self.title);
+        self.validate()?;
+        Ok(store::Position {
+            title: self.title,
+            organization_code: clean(self.organization_code),
+            starts_on: self.starts_on,
+            ends_on: self.ends_on,
+        })
+    }
+}
+
 pub async fn add_position(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
     body: web::Json<PositionRequest>,
 ) -> Result<HttpResponse> {
-    let mut b = body.into_inner();
-    b.title = text::normalize(&b.title);
-    b.validate()?;
-    let org = clean(b.organization_code);
+    let position = body.into_inner().prepare()?;
     write(state, caller, path, move |conn, vis, profile_number, by| {
-        let position = store::Position {
-            title: b.title,
-            organization_code: org,
-            starts_on: b.starts_on,
-            ends_on: b.ends_on,
-        };
         store::add_position(conn, vis, profile_number, position, by)
     })
     .await

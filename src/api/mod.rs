@@ -5,18 +5,19 @@
 
 mod api_keys;
 mod auth;
-mod discipline;
+mod bulk;
+pub(crate) mod discipline;
 pub mod extract;
 pub mod fields;
 mod health;
-mod insignia;
-mod members;
-mod organizations;
+pub(crate) mod insignia;
+pub(crate) mod members;
+pub(crate) mod organizations;
 pub mod problem;
-mod ratings;
+pub(crate) mod ratings;
 pub mod request_id;
 mod stats;
-mod targets;
+pub(crate) mod targets;
 mod users;
 
 use std::sync::Arc;
@@ -34,6 +35,9 @@ use crate::error::{Error, Result};
 pub struct AppState {
     pub pool: DbPool,
     pub keys: Arc<JwtKeys>,
+    /// The largest bulk import body, in bytes (imports are streamed, so this bounds time and
+    /// disk, not memory).
+    pub max_import_bytes: u64,
 }
 
 impl AppState {
@@ -179,6 +183,9 @@ routes! {
         GET => targets::get_target, Access::RecordRead;
         PATCH => targets::update_target, Access::RecordWrite;
     }
+
+    "/api/v1/imports/{kind}" { POST => bulk::import, Access::Import; }
+    "/api/v1/exports/{kind}" { GET => bulk::export, Access::RecordRead; }
 
     "/api/v1/stats/structure" { GET => stats::structure, Access::StatisticsRead; }
     "/api/v1/stats/ratings" { GET => stats::ratings, Access::StatisticsRead; }

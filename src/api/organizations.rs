@@ -87,32 +87,39 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(page))
 }
 
+impl OrganizationCreate {
+    /// Normalises, validates and checks the caller's role: the one way in for a new
+    /// organisation, from this API and from the bulk import.
+    pub(crate) fn prepare(mut self, caller: &Caller) -> Result<NewOrganization> {
+        self.code = text::normalize(&self.code);
+        self.name = text::normalize(&self.name);
+        self.validate()?;
+        if self.kind == OrgKind::ProvincialCommittee && !caller.is_admin() {
+            return Err(Error::forbidden(
+                "Only administrators create a provincial committee (the root of a province).",
+            ));
+        }
+        Ok(NewOrganization {
+            code: self.code,
+            name: self.name,
+            kind: self.kind,
+            parent_code: self
+                .parent_code
+                .map(|c| text::normalize(&c))
+                .filter(|c| !c.is_empty()),
+            established_on: self.established_on,
+            dissolved_on: self.dissolved_on,
+            has_branch_committee: self.has_branch_committee.unwrap_or(false),
+        })
+    }
+}
+
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
     body: web::Json<OrganizationCreate>,
 ) -> Result<HttpResponse> {
-    let mut body = body.into_inner();
-    body.code = text::normalize(&body.code);
-    body.name = text::normalize(&body.name);
-    body.validate()?;
-    if body.kind == OrgKind::ProvincialCommittee && !caller.is_admin() {
-        return Err(Error::forbidden(
-            "Only administrators create a provincial committee (the root of a province).",
-        ));
-    }
-    let new = NewOrganization {
-        code: body.code,
-        name: body.name,
-        kind: body.kind,
-        parent_code: body
-            .parent_code
-            .map(|c| text::normalize(&c))
-            .filter(|c| !c.is_empty()),
-        established_on: body.established_on,
-        dissolved_on: body.dissolved_on,
-        has_branch_committee: body.has_branch_committee.unwrap_or(false),
-    };
+    let new = body.into_inner().prepare(&caller)?;
     let vis = caller.visibility();
     let org = state.db(move |conn| store::create(conn, vis, new)).await?;
     Ok(created(

@@ -24,6 +24,9 @@ pub struct Problem {
     pub detail: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// Bulk imports: how many errors there were in all (at most 1,000 are listed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_errors: Option<usize>,
 }
 
 impl Problem {
@@ -34,6 +37,7 @@ impl Problem {
             status: status.as_u16(),
             detail: detail.into(),
             errors: Vec::new(),
+            total_errors: None,
         }
     }
 
@@ -56,7 +60,9 @@ impl ResponseError for Error {
             Error::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Unprocessable(_) | Error::RowsRejected { .. } | Error::Unreadable { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -103,6 +109,34 @@ impl ResponseError for Error {
                         [one] => one.message.clone(),
                         many => format!("{} fields are not valid.", many.len()),
                     },
+                )
+            },
+            Error::RowsRejected {
+                rows,
+                failed_rows,
+                total,
+                errors,
+            } => Problem {
+                errors: errors.clone(),
+                total_errors: Some(*total),
+                ..Problem::new(
+                    status,
+                    "/problems/import-rejected",
+                    format!(
+                        "{failed_rows} of {rows} rows have errors ({total} in all); nothing was imported."
+                    ),
+                )
+            },
+            Error::Unreadable { detail, row } => Problem {
+                errors: vec![FieldError {
+                    row: *row,
+                    ..FieldError::new("", "import.unreadable", detail.clone())
+                }],
+                total_errors: Some(1),
+                ..Problem::new(
+                    status,
+                    "/problems/import-rejected",
+                    format!("The body cannot be read: {detail} Nothing was imported."),
                 )
             },
             Error::Unavailable(cause) => {

@@ -33,6 +33,15 @@ pub struct MemberRatingCreate {
 }
 
 impl MemberRatingCreate {
+    /// Validates and checks an override: (profile number, year, rating).
+    pub(crate) fn prepare(self, caller: &Caller) -> Result<(String, i32, store::RatingInput)> {
+        self.validate()?;
+        allow_override(caller, &self.override_reason)?;
+        let year = self.year;
+        let (profile_number, input) = self.input();
+        Ok((profile_number, year, input))
+    }
+
     fn input(self) -> (String, store::RatingInput) {
         (
             text::normalize(&self.profile_number),
@@ -53,11 +62,7 @@ pub async fn create_member_rating(
     caller: Caller,
     body: web::Json<MemberRatingCreate>,
 ) -> Result<HttpResponse> {
-    let body = body.into_inner();
-    body.validate()?;
-    allow_override(&caller, &body.override_reason)?;
-    let year = body.year;
-    let (profile_number, input) = body.input();
+    let (profile_number, year, input) = body.into_inner().prepare(&caller)?;
     let vis = caller.visibility();
     let rating = state
         .db(move |conn| store::create_member_rating(conn, vis, &profile_number, year, input))
@@ -283,24 +288,29 @@ pub struct OrgRatingCreate {
     override_reason: Option<String>,
 }
 
+impl OrgRatingCreate {
+    /// Validates and checks an override: (organisation code, year, rating).
+    pub(crate) fn prepare(self, caller: &Caller) -> Result<(String, i32, store::RatingInput)> {
+        self.validate()?;
+        allow_override(caller, &self.override_reason)?;
+        let input = store::RatingInput {
+            level: self.level,
+            score: self.score,
+            reason: clean(self.reason),
+            self_corrected: false,
+            decided_on: self.decided_on,
+            override_reason: clean(self.override_reason),
+        };
+        Ok((text::normalize(&self.organization_code), self.year, input))
+    }
+}
+
 pub async fn create_org_rating(
     state: web::Data<AppState>,
     caller: Caller,
     body: web::Json<OrgRatingCreate>,
 ) -> Result<HttpResponse> {
-    let b = body.into_inner();
-    b.validate()?;
-    allow_override(&caller, &b.override_reason)?;
-    let code = text::normalize(&b.organization_code);
-    let year = b.year;
-    let input = store::RatingInput {
-        level: b.level,
-        score: b.score,
-        reason: clean(b.reason),
-        self_corrected: false,
-        decided_on: b.decided_on,
-        override_reason: clean(b.override_reason),
-    };
+    let (code, year, input) = body.into_inner().prepare(&caller)?;
     let vis = caller.visibility();
     let rating = state
         .db(move |conn| store::create_org_rating(conn, vis, &code, year, input))

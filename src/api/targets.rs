@@ -22,17 +22,27 @@ pub struct TargetCreate {
     target: i32,
 }
 
+impl TargetCreate {
+    /// (organisation code, year, target), validated.
+    pub(crate) fn prepare(self) -> Result<(String, i32, i32)> {
+        self.validate()?;
+        Ok((
+            text::normalize(&self.organization_code),
+            self.year,
+            self.target,
+        ))
+    }
+}
+
 pub async fn create_target(
     state: web::Data<AppState>,
     caller: Caller,
     body: web::Json<TargetCreate>,
 ) -> Result<HttpResponse> {
-    let b = body.into_inner();
-    b.validate()?;
-    let code = text::normalize(&b.organization_code);
+    let (code, year, target) = body.into_inner().prepare()?;
     let vis = caller.visibility();
     let target = state
-        .db(move |conn| store::create(conn, vis, &code, b.year, b.target))
+        .db(move |conn| store::create(conn, vis, &code, year, target))
         .await?;
     Ok(created(
         format!(

@@ -28,6 +28,9 @@ pub enum Access {
     DisciplineRead,
     /// Disciplinary actions: record decisions and appeals (inspection commissions).
     DisciplineWrite,
+    /// Bulk import: any role that writes some kind of record (clerks, inspectors, admins);
+    /// the handler then checks the kind's own access (`RecordWrite` or `DisciplineWrite`).
+    Import,
     /// User management.
     Admin,
 }
@@ -39,6 +42,7 @@ pub fn role_allows(role: Role, access: Access) -> bool {
         Access::RecordWrite => matches!(role, Role::Admin | Role::Clerk),
         Access::DisciplineRead | Access::StatisticsRead => true,
         Access::DisciplineWrite => matches!(role, Role::Admin | Role::Inspector),
+        Access::Import => role != Role::Auditor,
         Access::Admin => role == Role::Admin,
     }
 }

@@ -43,6 +43,9 @@ pub struct Record {
     pub row: usize,
     pub keys: Vec<String>,
     pub values: BTreeMap<String, String>,
+    /// Keys whose JSON value was a number or a boolean (empty for CSV): a text column refuses
+    /// them.
+    pub non_text: Vec<String>,
 }
 
 /// The body cannot be read at all from `row` on (a broken quote, invalid UTF-8, bad JSON).
@@ -71,25 +74,30 @@ fn without_bom<R: Read>(reader: R) -> Result<BufReader<R>, ReadError> {
     Ok(reader)
 }
 
-/// Reads every record and hands it to `each`; returns how many there were.
+/// Reads every record and hands it to `each`, which answers whether to go on; returns how
+/// many records were read. An empty CSV or JSON body is an error; a header without rows, `[]`,
+/// or NDJSON without lines is a file with no records, as an export of an empty table is.
 pub fn read<R: Read>(
     format: Format,
     reader: R,
-    mut each: impl FnMut(Record),
+    mut each: impl FnMut(Record) -> bool,
 ) -> Result<usize, ReadError> {
-    let reader = without_bom(reader)?;
-    let count = match format {
-        Format::Csv => read_csv(reader, &mut each)?,
-        Format::Ndjson => read_ndjson(reader, &mut each)?,
-        Format::Json => read_json(reader, &mut each)?,
-    };
-    if count == 0 {
-        return Err(error(None, "The body holds no records."));
+    let mut reader = without_bom(reader)?;
+    let empty = reader
+        .fill_buf()
+        .map_err(|e| error(None, format!("The body could not be read: {e}")))?
+        .is_empty();
+    if empty && format != Format::Ndjson {
+        return Err(error(None, "The body is empty."));
     }
-    Ok(count)
+    match format {
+        Format::Csv => read_csv(reader, &mut each),
+        Format::Ndjson => read_ndjson(reader, &mut each),
+        Format::Json => read_json(reader, &mut each),
+    }
 }
 
-fn read_csv<R: Read>(reader: R, each: &mut impl FnMut(Record)) -> Result<usize, ReadError> {
+fn read_csv<R: Read>(reader: R, each: &mut impl FnMut(Record) -> bool) -> Result<usize, ReadError> {
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
@@ -114,12 +122,15 @@ fn read_csv<R: Read>(reader: R, each: &mut impl FnMut(Record)) -> Result<usize, 
             .filter(|(_, v)| !v.trim().is_empty())
             .map(|(k, v)| (k.clone(), normalize(v)))
             .collect();
-        each(Record {
+        count += 1;
+        if !each(Record {
             row,
             keys: headers.clone(),
             values,
-        });
-        count += 1;
+            non_text: Vec::new(),
+        }) {
+            break;
+        }
     }
     Ok(count)
 }
@@ -127,8 +138,12 @@ fn read_csv<R: Read>(reader: R, each: &mut impl FnMut(Record)) -> Result<usize, 
 fn record_from(row: usize, object: Map<String, Value>) -> Result<Record, ReadError> {
     let mut keys = Vec::with_capacity(object.len());
     let mut values = BTreeMap::new();
+    let mut non_text = Vec::new();
     for (key, value) in object {
         let key = normalize(&key);
+        if matches!(value, Value::Bool(_) | Value::Number(_)) {
+            non_text.push(key.clone());
+        }
         let text = match value {
             Value::Null => None,
             Value::String(s) => Some(normalize(&s)),
@@ -146,10 +161,18 @@ fn record_from(row: usize, object: Map<String, Value>) -> Result<Record, ReadErr
         }
         keys.push(key);
     }
-    Ok(Record { row, keys, values })
+    Ok(Record {
+        row,
+        keys,
+        values,
+        non_text,
+    })
 }
 
-fn read_ndjson<R: BufRead>(reader: R, each: &mut impl FnMut(Record)) -> Result<usize, ReadError> {
+fn read_ndjson<R: BufRead>(
+    reader: R,
+    each: &mut impl FnMut(Record) -> bool,
+) -> Result<usize, ReadError> {
     let mut count = 0;
     for (i, line) in reader.lines().enumerate() {
         let line = line.map_err(|e| {
@@ -168,19 +191,25 @@ fn read_ndjson<R: BufRead>(reader: R, each: &mut impl FnMut(Record)) -> Result<u
                 format!("Row {count} is not a JSON object: {e}"),
             )
         })?;
-        each(record_from(count, object)?);
+        if !each(record_from(count, object)?) {
+            break;
+        }
     }
     Ok(count)
 }
 
 /// A JSON array read element by element: `serde_json` hands each object to the callback as
 /// soon as it is parsed.
-fn read_json<R: Read>(reader: R, each: &mut impl FnMut(Record)) -> Result<usize, ReadError> {
+fn read_json<R: Read>(
+    reader: R,
+    each: &mut impl FnMut(Record) -> bool,
+) -> Result<usize, ReadError> {
     struct Elements<'a, F> {
         each: &'a mut F,
         failure: Option<ReadError>,
+        stopped: Option<usize>,
     }
-    impl<'de, F: FnMut(Record)> Visitor<'de> for &mut Elements<'_, F> {
+    impl<'de, F: FnMut(Record) -> bool> Visitor<'de> for &mut Elements<'_, F> {
         type Value = usize;
 
         fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
@@ -192,7 +221,12 @@ fn read_json<R: Read>(reader: R, each: &mut impl FnMut(Record)) -> Result<usize,
             while let Some(object) = seq.next_element::<Map<String, Value>>()? {
                 count += 1;
                 match record_from(count, object) {
-                    Ok(record) => (self.each)(record),
+                    Ok(record) => {
+                        if !(self.each)(record) {
+                            self.stopped = Some(count);
+                            return Err(serde::de::Error::custom("stop"));
+                        }
+                    }
                     Err(e) => {
                         self.failure = Some(e);
                         return Err(serde::de::Error::custom("stop"));
@@ -202,7 +236,7 @@ fn read_json<R: Read>(reader: R, each: &mut impl FnMut(Record)) -> Result<usize,
             Ok(count)
         }
     }
-    impl<'de, F: FnMut(Record)> DeserializeSeed<'de> for &mut Elements<'_, F> {
+    impl<'de, F: FnMut(Record) -> bool> DeserializeSeed<'de> for &mut Elements<'_, F> {
         type Value = usize;
 
         fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<usize, D::Error> {
@@ -212,11 +246,15 @@ fn read_json<R: Read>(reader: R, each: &mut impl FnMut(Record)) -> Result<usize,
     let mut elements = Elements {
         each,
         failure: None,
+        stopped: None,
     };
     let mut deserializer = serde_json::Deserializer::from_reader(reader);
     let result = (&mut elements)
         .deserialize(&mut deserializer)
         .and_then(|n| deserializer.end().map(|_| n));
+    if let Some(count) = elements.stopped {
+        return Ok(count);
+    }
     match (result, elements.failure) {
         (_, Some(failure)) => Err(failure),
         (Ok(n), None) => Ok(n),
@@ -233,7 +271,10 @@ mod tests {
 
     fn all(format: Format, body: &[u8]) -> Result<Vec<Record>, ReadError> {
         let mut out = Vec::new();
-        read(format, body, |r| out.push(r))?;
+        read(format, body, |r| {
+            out.push(r);
+            true
+        })?;
         Ok(out)
     }
 
@@ -281,11 +322,14 @@ mod tests {
     fn bad_json_empty_bodies_and_nested_values_are_errors() {
         assert!(all(Format::Json, b"{\"code\": \"HG\"}").is_err());
         assert!(all(Format::Json, b"[{\"code\": \"HG\"},").is_err());
+        assert_eq!(all(Format::Json, b"[]").unwrap(), vec![]);
+        assert_eq!(all(Format::Csv, b"code,name\n").unwrap(), vec![]);
         assert_eq!(
-            all(Format::Json, b"[]").unwrap_err().message,
-            "The body holds no records."
+            all(Format::Csv, b"").unwrap_err().message,
+            "The body is empty."
         );
-        assert!(all(Format::Csv, b"").is_err());
+        assert!(all(Format::Json, b"\xEF\xBB\xBF").is_err());
+        assert_eq!(all(Format::Ndjson, b"").unwrap(), vec![]);
         let nested = all(Format::Ndjson, b"{\"code\": \"HG\"}\n{\"code\": [1]}\n").unwrap_err();
         assert_eq!(nested.row, Some(2));
         let bad_line = all(Format::Ndjson, b"{\"code\": \"HG\"}\nnot json\n").unwrap_err();

@@ -167,7 +167,15 @@ pub fn org_kind(cell: &str) -> Result<OrgKind, String> {
             ),
             (
                 OrgKind::SubordinateCommittee,
-                &["subordinate_committee", "đảng bộ trực thuộc"],
+                &[
+                    "subordinate_committee",
+                    "đảng bộ trực thuộc",
+                    "đảng bộ cấp trên trực tiếp cơ sở",
+                    "huyện ủy",
+                    "thị ủy",
+                    "thành ủy",
+                    "đảng ủy khối",
+                ],
             ),
             (
                 OrgKind::GrassrootsCommittee,

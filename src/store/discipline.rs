@@ -262,7 +262,15 @@ pub fn create(
                 "This decision is recorded already for this subject.",
             ));
         }
-        if new.override_reason.is_none() {
+        // The decision behind an expulsion the register already records (an imported legacy
+        // row said "expelled" on this day): it agrees with history, so it is recorded without
+        // taking the member off the roll a second time.
+        let recorded_expulsion = new.form == Form::Expulsion
+            && member.as_ref().is_some_and(|m| {
+                m.left_on == Some(new.decided_on)
+                    && m.leave_reason.as_deref() == Some(LeaveReason::Expelled.as_str())
+            });
+        if new.override_reason.is_none() && !recorded_expulsion {
             if let Some(m) = &member {
                 let left = m
                     .left_on
@@ -312,6 +320,9 @@ pub fn create(
             .returning(actions::id)
             .get_result(conn)?;
         match (new.form, &member, &org) {
+            (Form::Expulsion, Some(m), _) if recorded_expulsion => {
+                expulsion_effects(conn, m, new.decided_on)?
+            }
             (Form::Expulsion, Some(m), _) => expel(conn, m, new.decided_on, by)?,
             // Cách chức: the positions held that day end with the decision.
             (Form::Dismissal, Some(m), _) => {
@@ -353,6 +364,12 @@ pub fn create(
 /// ("Đảng viên bị đưa ra khỏi Đảng phải giao lại Huy hiệu Đảng", HD 01-2021 mục 18).
 fn expel(conn: &mut DbConn, member: &MemberRow, on: NaiveDate, by: &str) -> Result<()> {
     member_store::leave_roll(conn, member, LeaveReason::Expelled, on, true, by)?;
+    expulsion_effects(conn, member, on)
+}
+
+/// What an expulsion does besides ending the membership: a party-age gap from that day, and
+/// the insignia returned.
+fn expulsion_effects(conn: &mut DbConn, member: &MemberRow, on: NaiveDate) -> Result<()> {
     diesel::insert_into(gaps::table)
         .values((
             gaps::member_id.eq(member.id),

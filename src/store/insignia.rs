@@ -232,7 +232,9 @@ fn check_award(conn: &mut DbConn, member: &MemberRow, new: &NewAward) -> Result<
         .zip(member.leave_reason.as_deref().and_then(LeaveReason::parse));
     let deceased =
         matches!(left, Some((left_on, LeaveReason::Deceased)) if left_on <= new.awarded_on);
-    if matches!(left, Some((_, LeaveReason::Expelled))) {
+    // An award dated before the expulsion is history (recorded late, or imported): it is
+    // recorded as returned on the day of the expulsion (`create`).
+    if matches!(left, Some((left_on, LeaveReason::Expelled)) if left_on <= new.awarded_on) {
         return Err(Error::invalid(
             "profile_number",
             "insignia.expelled",
@@ -293,6 +295,9 @@ pub fn create(conn: &mut DbConn, vis: Visibility, new: NewAward) -> Result<Insig
         )?;
         crate::db::lock_row(conn, "members", member.id)?;
         let tier = check_award(conn, &member, &new)?;
+        let returned_on = member
+            .left_on
+            .filter(|_| member.leave_reason.as_deref() == Some(LeaveReason::Expelled.as_str()));
         let now = crate::time::now();
         let id: i64 = diesel::insert_into(awards::table)
             .values((
@@ -303,6 +308,7 @@ pub fn create(conn: &mut DbConn, vis: Visibility, new: NewAward) -> Result<Insig
                 awards::posthumous.eq(new.posthumous),
                 awards::early.eq(new.early),
                 awards::override_reason.eq(&new.override_reason),
+                awards::revoked_on.eq(returned_on),
                 awards::version.eq(1i64),
                 awards::created_at.eq(now),
                 awards::updated_at.eq(now),

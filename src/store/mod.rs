@@ -19,6 +19,7 @@ macro_rules! descendants {
 }
 
 pub mod discipline;
+pub mod export;
 pub mod insignia;
 pub mod members;
 pub mod organizations;

@@ -328,6 +328,18 @@ PATCH  /api/v1/admission-targets/{code}/{year}                  clerk     200 20
 PATCH  /api/v1/admission-targets/{code}/{year}                  inspector 403 403 403 403 403
 PATCH  /api/v1/admission-targets/{code}/{year}                  auditor   403 403 403 403 403
 
+#      bulk: the import of admission targets (clerks), the export of members (every role)
+POST   /api/v1/imports/{kind}                                   anonymous 401 401 401 401 401
+POST   /api/v1/imports/{kind}                                   admin     200 200 200 200 200
+POST   /api/v1/imports/{kind}                                   clerk     200 200 422 422 422
+POST   /api/v1/imports/{kind}                                   inspector 403 403 403 403 403
+POST   /api/v1/imports/{kind}                                   auditor   403 403 403 403 403
+GET    /api/v1/exports/{kind}                                   anonymous 401 401 401 401 401
+GET    /api/v1/exports/{kind}                                   admin     200 200 200 200 200
+GET    /api/v1/exports/{kind}                                   clerk     200 200 404 404 404
+GET    /api/v1/exports/{kind}                                   inspector 200 200 404 404 404
+GET    /api/v1/exports/{kind}                                   auditor   200 200 404 404 404
+
 #      statistics and reports: every role, within its scope
 GET    /api/v1/stats/structure                                  anonymous 401 401 401 401 401
 GET    /api/v1/stats/structure                                  admin     200 200 200 200 200
@@ -816,6 +828,13 @@ async fn request_for(
                 "/api/v1/insignia-awards/{}",
                 list.body["items"][0]["id"]
             ))
+        }
+        ("POST", "/api/v1/imports/{kind}") => with_body(
+            "/api/v1/imports/admission-targets",
+            json!([{"organization_code": target, "year": 2021 + n % 79, "target": 4}]),
+        ),
+        ("GET", "/api/v1/exports/{kind}") => {
+            plain(&format!("/api/v1/exports/members?under={target}"))
         }
         ("POST", "/api/v1/admission-targets") => with_body(
             path,

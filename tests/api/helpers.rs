@@ -161,6 +161,7 @@ pub async fn spawn_app() -> TestApp {
         bind: "127.0.0.1:0".into(),
         jwt_secret: b"test secret that is long enough for HS256 signing".to_vec(),
         max_body_bytes: 64 * 1024,
+        max_import_bytes: 8 * 1024 * 1024,
         pool_size: 4,
         workers: Some(1),
     };

@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-const PREFIXES: [&str; 8] = [
+const PREFIXES: [&str; 9] = [
+    "import.",
     "organization.",
     "user.",
     "api_key.",

@@ -12,7 +12,7 @@ use crate::helpers::{spawn_app, TestApp};
 ///    ├─ D2 ── B2 (grassroots branch)
 ///    └─ PD (party delegation)
 /// G1 moves from D1 to D2 on 2024-03-01.
-async fn province(app: &TestApp, admin: &str) {
+pub async fn province(app: &TestApp, admin: &str) {
     for (code, kind, parent, established) in [
         ("P", "provincial_committee", None, "2000-01-01"),
         ("D1", "subordinate_committee", Some("P"), "2000-01-01"),

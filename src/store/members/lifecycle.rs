@@ -390,14 +390,30 @@ pub fn transfer(
                         "An official transfer lasts until the next one; only temporary activity has an end.",
                     ));
                 }
-                let (current_id, current_org, current_from) =
-                    open_membership(conn, row.id, MembershipKind::Official)?.ok_or_else(|| {
-                        Error::invalid(
-                            "on",
-                            "member.left_the_roll",
-                            "The member has no current membership.",
-                        )
-                    })?;
+                // For a member who has left, a transfer dated before the departure (history
+                // entered late, or imported after the register row) splits the last
+                // membership, which ended with the departure.
+                let current = match row.left_on {
+                    None => open_membership(conn, row.id, MembershipKind::Official)?,
+                    Some(left) => memberships::table
+                        .filter(memberships::member_id.eq(row.id))
+                        .filter(memberships::kind.eq(MembershipKind::Official.as_str()))
+                        .filter(memberships::valid_to.eq(left))
+                        .select((
+                            memberships::id,
+                            memberships::organization_id,
+                            memberships::valid_from,
+                        ))
+                        .first(conn)
+                        .optional()?,
+                };
+                let (current_id, current_org, current_from) = current.ok_or_else(|| {
+                    Error::invalid(
+                        "on",
+                        "member.left_the_roll",
+                        "The member has no current membership.",
+                    )
+                })?;
                 if current_org == org.id {
                     return Err(Error::invalid(
                         "organization_code",
@@ -430,13 +446,17 @@ pub fn transfer(
                 }
             }
         }
+        let valid_to = match kind {
+            MembershipKind::Official => row.left_on,
+            MembershipKind::Temporary => until.or(row.left_on),
+        };
         diesel::insert_into(memberships::table)
             .values((
                 memberships::member_id.eq(row.id),
                 memberships::organization_id.eq(org.id),
                 memberships::kind.eq(kind.as_str()),
                 memberships::valid_from.eq(on),
-                memberships::valid_to.eq(until),
+                memberships::valid_to.eq(valid_to),
             ))
             .execute(conn)?;
         bump(conn, row.id)?;
@@ -629,6 +649,24 @@ pub fn leave(
         crate::db::lock_row(conn, "members", row.id)?;
         leave_roll(conn, &row, reason, on, false, by)?;
         reload(conn, row.id)
+    })
+}
+
+/// A departure stated by an imported register row. Legacy registers give the reason (even an
+/// expulsion) without the decision behind it, so the reason is taken as recorded; the decision,
+/// if it is imported later, agrees with it (`discipline::create`).
+pub fn leave_recorded(
+    conn: &mut DbConn,
+    vis: Visibility,
+    profile_number: &str,
+    reason: LeaveReason,
+    on: NaiveDate,
+    by: &str,
+) -> Result<()> {
+    crate::db::write_transaction(conn, |conn| {
+        let row = find_visible(conn, vis, profile_number)?;
+        crate::db::lock_row(conn, "members", row.id)?;
+        leave_roll(conn, &row, reason, on, true, by)
     })
 }
 

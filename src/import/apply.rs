@@ -1,0 +1,694 @@
+//! One row of an import: read into the single-record API's request struct (`prepare`: the same
+//! normalisation, validation and override check), then written through the same store
+//! functions. An existing key is compared with what is recorded: equal is `Unchanged`, a change
+//! the API would make by an update is made the same way, and a change the API does not allow
+//! as an edit (a decision's form, an organisation's kind) is a row error.
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+
+use super::columns::{same, Row};
+use super::{Kind, Mode, Outcome};
+use crate::api::discipline::{ActionCreate, AppealRequest};
+use crate::api::insignia::AwardCreate;
+use crate::api::members::{MemberCreate, PositionRequest, TransferRequest};
+use crate::api::organizations::OrganizationCreate;
+use crate::api::ratings::{MemberRatingCreate, OrgRatingCreate};
+use crate::api::targets::TargetCreate;
+use crate::auth::{Caller, Visibility};
+use crate::db::schema::{
+    disciplinary_actions as actions, insignia_awards as awards, member_exemptions as exemptions,
+    members, memberships, organizations as orgs, positions,
+};
+use crate::db::DbConn;
+use crate::domain::discipline::SubjectType;
+use crate::domain::member::LeaveReason;
+use crate::error::{Error, Result};
+use crate::store::members::{self as member_store, MemberPatch, MemberRow};
+use crate::store::organizations::{self as org_store, OrganizationPatch};
+use crate::store::{discipline as discipline_store, insignia as insignia_store};
+use crate::store::{ratings as rating_store, targets as target_store};
+
+pub struct Context<'a> {
+    pub caller: &'a Caller,
+    pub vis: Visibility,
+    pub mode: Mode,
+    pub by: String,
+}
+
+pub fn row(conn: &mut DbConn, ctx: &Context, kind: Kind, row: &Row) -> Result<Outcome> {
+    match kind {
+        Kind::Organizations => organization(conn, ctx, row),
+        Kind::Members => member(conn, ctx, row),
+        Kind::Positions => position(conn, ctx, row),
+        Kind::Transfers => transfer(conn, ctx, row),
+        Kind::MemberRatings => member_rating(conn, ctx, row),
+        Kind::OrganizationRatings => organization_rating(conn, ctx, row),
+        Kind::DisciplinaryActions => action(conn, ctx, row),
+        Kind::InsigniaAwards => award(conn, ctx, row),
+        Kind::AdmissionTargets => target(conn, ctx, row),
+    }
+}
+
+/// `mode=insert` refuses a key that exists.
+fn may_update(ctx: &Context, field: &str) -> Result<()> {
+    match ctx.mode {
+        Mode::Upsert => Ok(()),
+        Mode::Insert => Err(Error::invalid(
+            field,
+            "import.exists",
+            "This record exists already; import with mode=upsert to update it.",
+        )),
+    }
+}
+
+fn conflict(field: &str, message: impl Into<String>) -> Error {
+    Error::invalid(field, "import.conflicts_with_record", message)
+}
+
+fn updated_if(changed: bool) -> Outcome {
+    if changed {
+        Outcome::Updated
+    } else {
+        Outcome::Unchanged
+    }
+}
+
+/// The text of a required column (checked present by `columns::typed`).
+fn required<'r>(row: &'r Row, column: &str) -> &'r str {
+    row.text(column).unwrap_or_default()
+}
+
+fn member_reference(conn: &mut DbConn, ctx: &Context, profile_number: &str) -> Result<MemberRow> {
+    member_store::find_visible(conn, ctx.vis, profile_number).map_err(
+        crate::error::missing_reference(
+            "profile_number",
+            "member.not_found",
+            format!("There is no member with profile number {profile_number}."),
+        ),
+    )
+}
+
+fn organization(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
+    let new = row
+        .request::<OrganizationCreate>(&same(&[
+            "code",
+            "name",
+            "kind",
+            "parent_code",
+            "established_on",
+            "dissolved_on",
+            "has_branch_committee",
+        ]))?
+        .prepare(ctx.caller)?;
+    let exists: i64 = orgs::table
+        .filter(orgs::code.eq(&new.code))
+        .count()
+        .get_result(conn)?;
+    if exists == 0 {
+        org_store::create(conn, ctx.vis, new)?;
+        return Ok(Outcome::Inserted);
+    }
+    may_update(ctx, "code")?;
+    let current = org_store::get(conn, ctx.vis, &new.code)?;
+    if current.kind != new.kind {
+        return Err(conflict(
+            "kind",
+            format!("{} is recorded as {}.", current.code, current.kind),
+        ));
+    }
+    if current.established_on != new.established_on {
+        return Err(conflict(
+            "established_on",
+            format!(
+                "{} is recorded as established on {}.",
+                current.code, current.established_on
+            ),
+        ));
+    }
+    if new.parent_code.is_some() && new.parent_code != current.parent_code {
+        return Err(conflict(
+            "parent_code",
+            format!(
+                "{} sits under {}; a move is recorded with POST /api/v1/organizations/{}/move.",
+                current.code,
+                current.parent_code.as_deref().unwrap_or("no parent"),
+                current.code
+            ),
+        ));
+    }
+    let patch = OrganizationPatch {
+        name: (new.name != current.name).then(|| new.name.clone()),
+        has_branch_committee: row
+            .bool("has_branch_committee")
+            .filter(|b| *b != current.has_branch_committee),
+    };
+    let mut changed = false;
+    if patch.name.is_some() || patch.has_branch_committee.is_some() {
+        org_store::update(conn, ctx.vis, &current.code, current.version, patch)?;
+        changed = true;
+    }
+    match (new.dissolved_on, current.dissolved_on) {
+        (Some(on), None) => {
+            org_store::dissolve(conn, ctx.vis, &current.code, on)?;
+            changed = true;
+        }
+        (Some(on), Some(recorded)) if on != recorded => {
+            return Err(conflict(
+                "dissolved_on",
+                format!("{} is recorded as dissolved on {recorded}.", current.code),
+            ))
+        }
+        _ => {}
+    }
+    Ok(updated_if(changed))
+}
+
+const MEMBER_FIELDS: &[&str] = &[
+    "profile_number",
+    "card_number",
+    "full_name",
+    "gender",
+    "born_on",
+    "ethnicity",
+    "religion",
+    "national_id",
+    "organization_code",
+    "organization_since",
+    "admitted_on",
+    "ceremony_on",
+    "official_on",
+    "exempt_since",
+    "override_reason",
+];
+
+fn member(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
+    let new = row
+        .request::<MemberCreate>(&same(MEMBER_FIELDS))?
+        .prepare(ctx.caller)?;
+    let leave = match (row.date("left_on"), row.text("leave_reason")) {
+        (None, None) => None,
+        (Some(on), Some(reason)) => Some((LeaveReason::parse(reason).expect("typed"), on)),
+        (Some(_), None) => {
+            return Err(Error::invalid(
+                "leave_reason",
+                "required",
+                "A member who left the roll has a leave_reason.",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(Error::invalid(
+                "left_on",
+                "required",
+                "A leave_reason needs the day the member left (left_on).",
+            ))
+        }
+    };
+    let pn = new.profile_number.clone();
+    let exists: i64 = members::table
+        .filter(members::profile_number.eq(&pn))
+        .count()
+        .get_result(conn)?;
+    if exists == 0 {
+        member_store::create(conn, ctx.vis, new, &ctx.by)?;
+        if let Some((reason, on)) = leave {
+            member_store::leave_recorded(conn, ctx.vis, &pn, reason, on, &ctx.by)?;
+        }
+        return Ok(Outcome::Inserted);
+    }
+    may_update(ctx, "profile_number")?;
+    let current = member_store::find_visible(conn, ctx.vis, &pn)?;
+
+    // The row's organisation is one of the member's official memberships (the first, as
+    // exports write it, or a later one); moves are the transfers import's business.
+    let official: Vec<(String, NaiveDate)> = memberships::table
+        .inner_join(orgs::table.on(orgs::id.eq(memberships::organization_id)))
+        .filter(memberships::member_id.eq(current.id))
+        .filter(memberships::kind.eq("official"))
+        .select((orgs::code, memberships::valid_from))
+        .load(conn)?;
+    let agrees = official.iter().any(|(code, from)| {
+        *code == new.organization_code && new.organization_since.is_none_or(|s| s == *from)
+    });
+    if !agrees {
+        return Err(conflict(
+            "organization_code",
+            format!(
+                "{pn} has no membership of {} from that day; moves are imported as transfers.",
+                new.organization_code
+            ),
+        ));
+    }
+
+    // An absent optional cell keeps what is recorded: a spreadsheet without national ids
+    // does not erase them.
+    fn changed<T: PartialEq + Clone>(new: &Option<T>, current: &Option<T>) -> Option<Option<T>> {
+        new.as_ref()
+            .filter(|v| Some(*v) != current.as_ref())
+            .map(|v| Some(v.clone()))
+    }
+    let patch = MemberPatch {
+        card_number: changed(&new.card_number, &current.card_number),
+        full_name: (new.full_name != current.full_name).then(|| new.full_name.clone()),
+        gender: (new.gender.as_str() != current.gender).then_some(new.gender),
+        born_on: (new.born_on != current.born_on).then_some(new.born_on),
+        ethnicity: changed(&new.ethnicity, &current.ethnicity),
+        religion: changed(&new.religion, &current.religion),
+        national_id: changed(&new.national_id, &current.national_id),
+        admitted_on: (new.admitted_on != current.admitted_on).then_some(new.admitted_on),
+        ceremony_on: changed(&new.ceremony_on, &current.ceremony_on),
+        override_reason: new.override_reason.clone(),
+    };
+    let mut any = patch.card_number.is_some()
+        || patch.full_name.is_some()
+        || patch.gender.is_some()
+        || patch.born_on.is_some()
+        || patch.ethnicity.is_some()
+        || patch.religion.is_some()
+        || patch.national_id.is_some()
+        || patch.admitted_on.is_some()
+        || patch.ceremony_on.is_some();
+    if any {
+        member_store::update(conn, ctx.vis, &pn, current.version, patch, &ctx.by)?;
+    }
+    match (new.official_on, current.official_on) {
+        (Some(on), None) => {
+            member_store::recognise(conn, ctx.vis, &pn, Some(on), &ctx.by)?;
+            any = true;
+        }
+        (Some(on), Some(recorded)) if on != recorded => {
+            return Err(conflict(
+                "official_on",
+                format!("{pn} is recorded as a full member from {recorded}."),
+            ))
+        }
+        _ => {}
+    }
+    if let Some(since) = new.exempt_since {
+        let recorded: i64 = exemptions::table
+            .filter(exemptions::member_id.eq(current.id))
+            .filter(exemptions::starts_on.eq(since))
+            .count()
+            .get_result(conn)?;
+        if recorded == 0 {
+            member_store::exempt(conn, ctx.vis, &pn, since, None, &ctx.by)?;
+            any = true;
+        }
+    }
+    match (leave, current.left_on) {
+        (Some((reason, on)), None) => {
+            member_store::leave_recorded(conn, ctx.vis, &pn, reason, on, &ctx.by)?;
+            any = true;
+        }
+        (Some((reason, on)), Some(left)) => {
+            if left != on || current.leave_reason.as_deref() != Some(reason.as_str()) {
+                return Err(conflict(
+                    "left_on",
+                    format!(
+                        "{pn} is recorded as off the roll on {left} ({}).",
+                        current.leave_reason.as_deref().unwrap_or("")
+                    ),
+                ));
+            }
+        }
+        (None, _) => {}
+    }
+    Ok(updated_if(any))
+}
+
+fn position(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
+    let pn = required(row, "profile_number");
+    let new = row
+        .request::<PositionRequest>(&[
+            ("title", "title"),
+            ("organization_code", "organization_code"),
+            ("from", "starts_on"),
+            ("to", "ends_on"),
+        ])?
+        .prepare()?;
+    let member = member_reference(conn, ctx, pn)?;
+    let recorded: Option<(Option<String>, Option<NaiveDate>)> = positions::table
+        .left_join(orgs::table.on(orgs::id.nullable().eq(positions::organization_id)))
+        .filter(positions::member_id.eq(member.id))
+        .filter(positions::title.eq(&new.title))
+        .filter(positions::starts_on.eq(new.starts_on))
+        .select((orgs::code.nullable(), positions::ends_on))
+        .first(conn)
+        .optional()?;
+    let Some((org, ends_on)) = recorded else {
+        member_store::add_position(conn, ctx.vis, pn, new, &ctx.by)?;
+        return Ok(Outcome::Inserted);
+    };
+    may_update(ctx, "title")?;
+    if new.organization_code.is_some() && new.organization_code != org {
+        return Err(conflict(
+            "organization_code",
+            "The position is recorded in another organisation.",
+        ));
+    }
+    match (new.ends_on, ends_on) {
+        (Some(to), None) => {
+            member_store::end_position(conn, ctx.vis, pn, &new.title, to, &ctx.by)?;
+            Ok(Outcome::Updated)
+        }
+        (Some(to), Some(recorded)) if to != recorded => Err(conflict(
+            "to",
+            format!("The position is recorded as ended on {recorded}."),
+        )),
+        _ => Ok(Outcome::Unchanged),
+    }
+}
+
+fn transfer(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
+    let pn = required(row, "profile_number");
+    let new = row
+        .request::<TransferRequest>(&same(&["organization_code", "on", "kind", "until"]))?
+        .prepare();
+    let member = member_reference(conn, ctx, pn)?;
+    let recorded: Option<(String, Option<NaiveDate>)> = memberships::table
+        .inner_join(orgs::table.on(orgs::id.eq(memberships::organization_id)))
+        .filter(memberships::member_id.eq(member.id))
+        .filter(memberships::kind.eq(new.kind.as_str()))
+        .filter(memberships::valid_from.eq(new.on))
+        .select((orgs::code, memberships::valid_to))
+        .first(conn)
+        .optional()?;
+    let Some((org, valid_to)) = recorded else {
+        member_store::transfer(conn, ctx.vis, pn, new, &ctx.by)?;
+        return Ok(Outcome::Inserted);
+    };
+    may_update(ctx, "on")?;
+    if org != new.organization_code {
+        return Err(conflict(
+            "organization_code",
+            format!("{pn} is recorded in {org} from {}.", new.on),
+        ));
+    }
+    if new.until.is_some() && new.until != valid_to {
+        return Err(conflict(
+            "until",
+            "The temporary activity is recorded with another end.",
+        ));
+    }
+    Ok(Outcome::Unchanged)
+}
+
+const RATING_FIELDS: &[&str] = &[
+    "year",
+    "level",
+    "score",
+    "reason",
+    "decided_on",
+    "override_reason",
+];
+
+fn rating_patch(
+    row: &Row,
+    input: &rating_store::RatingInput,
+    recorded: (
+        crate::domain::rating::Level,
+        Option<i32>,
+        &Option<String>,
+        bool,
+        Option<NaiveDate>,
+    ),
+) -> Option<rating_store::RatingPatch> {
+    let (level, score, reason, self_corrected, decided_on) = recorded;
+    let patch = rating_store::RatingPatch {
+        level: (input.level != level).then_some(input.level),
+        score: input.score.filter(|s| Some(*s) != score).map(Some),
+        reason: input
+            .reason
+            .clone()
+            .filter(|r| Some(r) != reason.as_ref())
+            .map(Some),
+        self_corrected: row.bool("self_corrected").filter(|s| *s != self_corrected),
+        decided_on: input
+            .decided_on
+            .filter(|d| Some(*d) != decided_on)
+            .map(Some),
+        override_reason: input.override_reason.clone(),
+    };
+    let any = patch.level.is_some()
+        || patch.score.is_some()
+        || patch.reason.is_some()
+        || patch.self_corrected.is_some()
+        || patch.decided_on.is_some();
+    any.then_some(patch)
+}
+
+fn member_rating(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
+    let mut fields = same(RATING_FIELDS);
+    fields.extend([
+        ("profile_number", "profile_number"),
+        ("self_corrected", "self_corrected"),
+    ]);
+    let (pn, year, input) = row
+        .request::<MemberRatingCreate>(&fields)?
+        .prepare(ctx.caller)?;
+    member_reference(conn, ctx, &pn)?;
+    match rating_store::get_member_rating(conn, ctx.vis, &pn, year) {
+        Err(Error::NotFound(_)) => {
+            rating_store::create_member_rating(conn, ctx.vis, &pn, year, input)?;
+            Ok(Outcome::Inserted)
+        }
+        Err(e) => Err(e),
+        Ok(current) => {
+            may_update(ctx, "year")?;
+            let recorded = (
+                current.level,
+                current.score,
+                &current.reason,
+                current.self_corrected,
+                current.decided_on,
+            );
+            match rating_patch(row, &input, recorded) {
+                None => Ok(Outcome::Unchanged),
+                Some(patch) => {
+                    rating_store::update_member_rating(
+                        conn,
+                        ctx.vis,
+                        &pn,
+                        year,
+                        current.version,
+                        patch,
+                    )?;
+                    Ok(Outcome::Updated)
+                }
+            }
+        }
+    }
+}
+
+fn organization_rating(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
+    let mut fields = same(RATING_FIELDS);
+    fields.push(("organization_code", "organization_code"));
+    let (code, year, input) = row
+        .request::<OrgRatingCreate>(&fields)?
+        .prepare(ctx.caller)?;
+    match rating_store::get_org_rating(conn, ctx.vis, &code, year) {
+        Err(Error::NotFound(_)) => {
+            rating_store::create_org_rating(conn, ctx.vis, &code, year, input)?;
+            Ok(Outcome::Inserted)
+        }
+        Err(e) => Err(e),
+        Ok(current) => {
+            may_update(ctx, "year")?;
+            let recorded = (
+                current.level,
+                current.score,
+                &current.reason,
+                false,
+                current.decided_on,
+            );
+            match rating_patch(row, &input, recorded) {
+                None => Ok(Outcome::Unchanged),
+                Some(patch) => {
+                    rating_store::update_org_rating(
+                        conn,
+                        ctx.vis,
+                        &code,
+                        year,
+                        current.version,
+                        patch,
+                    )?;
+                    Ok(Outcome::Updated)
+                }
+            }
+        }
+    }
+}
+
+fn action(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
+    let new = row
+        .request::<ActionCreate>(&same(&[
+            "subject_type",
+            "subject",
+            "form",
+            "decision_number",
+            "authority_code",
+            "decided_on",
+            "announced_on",
+            "violation",
+            "regulation_article",
+            "especially_serious",
+            "override_reason",
+        ]))?
+        .prepare(ctx.caller)?;
+    // An appeal's dates default to the announcement: legacy files often give only the outcome.
+    let appeal = match row.text("appeal_outcome") {
+        None => None,
+        Some(outcome) => {
+            let filed_on = row
+                .date("appeal_filed_on")
+                .or(new.announced_on)
+                .unwrap_or(new.decided_on);
+            let decided_on = row.date("appeal_decided_on").unwrap_or(filed_on);
+            let request: AppealRequest = serde_json::from_value(serde_json::json!({
+                "filed_on": filed_on,
+                "outcome": outcome,
+                "decided_on": decided_on,
+                "reduced_form": row.text("reduced_form"),
+            }))
+            .map_err(|e| Error::invalid("appeal_outcome", "invalid", e.to_string()))?;
+            Some(request.prepare()?)
+        }
+    };
+    let subject_key = format!("{}:{}", new.subject_type, new.subject);
+    let recorded: Option<i64> = actions::table
+        .inner_join(orgs::table.on(orgs::id.eq(actions::authority_id)))
+        .filter(orgs::code.eq(&new.authority_code))
+        .filter(actions::decision_number.eq(&new.decision_number))
+        .filter(actions::subject_key.eq(&subject_key))
+        .select(actions::id)
+        .first(conn)
+        .optional()?;
+    let Some(id) = recorded else {
+        let created = discipline_store::create(conn, ctx.vis, new, &ctx.by)?;
+        if let Some(appeal) = appeal {
+            discipline_store::appeal(conn, ctx.vis, created.id, appeal, &ctx.by)?;
+        }
+        return Ok(Outcome::Inserted);
+    };
+    may_update(ctx, "decision_number")?;
+    let current = discipline_store::get(conn, ctx.vis, id)?;
+    if current.form != new.form || current.decided_on != new.decided_on {
+        return Err(conflict(
+            "form",
+            format!(
+                "This decision is recorded as {} on {}; a decision is changed by appeal, not by edit.",
+                current.form, current.decided_on
+            ),
+        ));
+    }
+    match (appeal, current.appeal.and_then(|a| a.outcome)) {
+        (Some(appeal), None) => {
+            discipline_store::appeal(conn, ctx.vis, id, appeal, &ctx.by)?;
+            Ok(Outcome::Updated)
+        }
+        (Some(appeal), Some(recorded)) if appeal.outcome != Some(recorded) => Err(conflict(
+            "appeal_outcome",
+            format!("The appeal is recorded as {recorded}."),
+        )),
+        _ => Ok(Outcome::Unchanged),
+    }
+}
+
+fn award(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
+    let new = row
+        .request::<AwardCreate>(&same(&[
+            "profile_number",
+            "tier",
+            "awarded_on",
+            "decision_number",
+            "posthumous",
+            "early",
+            "override_reason",
+        ]))?
+        .prepare(ctx.caller)?;
+    let member = member_reference(conn, ctx, &new.profile_number)?;
+    let recorded: Option<(NaiveDate, bool, bool)> = awards::table
+        .filter(awards::member_id.eq(member.id))
+        .filter(awards::tier.eq(new.tier))
+        .select((awards::awarded_on, awards::posthumous, awards::early))
+        .first(conn)
+        .optional()?;
+    let Some((awarded_on, posthumous, early)) = recorded else {
+        insignia_store::create(conn, ctx.vis, new)?;
+        return Ok(Outcome::Inserted);
+    };
+    may_update(ctx, "tier")?;
+    if (awarded_on, posthumous, early) != (new.awarded_on, new.posthumous, new.early) {
+        return Err(conflict(
+            "awarded_on",
+            format!(
+                "The {}-year insignia is recorded as awarded on {awarded_on}.",
+                new.tier
+            ),
+        ));
+    }
+    Ok(Outcome::Unchanged)
+}
+
+fn target(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
+    let (code, year, target) = row
+        .request::<TargetCreate>(&same(&["organization_code", "year", "target"]))?
+        .prepare()?;
+    match target_store::get(conn, ctx.vis, &code, year) {
+        Err(Error::NotFound(_)) => {
+            target_store::create(conn, ctx.vis, &code, year, target)?;
+            Ok(Outcome::Inserted)
+        }
+        Err(e) => Err(e),
+        Ok(current) if current.target == target => Ok(Outcome::Unchanged),
+        Ok(current) => {
+            may_update(ctx, "year")?;
+            target_store::update(conn, ctx.vis, &code, year, current.version, target)?;
+            Ok(Outcome::Updated)
+        }
+    }
+}
+
+/// The first column of `row` that names a record which exists but lies outside the caller's
+/// scope, if any.
+pub fn out_of_scope(
+    conn: &mut DbConn,
+    ctx: &Context,
+    kind: Kind,
+    row: &Row,
+) -> Result<Option<&'static str>> {
+    if ctx.vis == Visibility::All {
+        return Ok(None);
+    }
+    let subject_is_member = row.text("subject_type") == Some(SubjectType::Member.as_str());
+    let (org_columns, member_columns): (&[&'static str], &[&'static str]) = match kind {
+        Kind::Organizations => (&["code", "parent_code"], &[]),
+        Kind::Members => (&["organization_code"], &["profile_number"]),
+        Kind::Positions | Kind::Transfers => (&["organization_code"], &["profile_number"]),
+        Kind::MemberRatings | Kind::InsigniaAwards => (&[], &["profile_number"]),
+        Kind::OrganizationRatings | Kind::AdmissionTargets => (&["organization_code"], &[]),
+        Kind::DisciplinaryActions if subject_is_member => (&[], &["subject"]),
+        Kind::DisciplinaryActions => (&["subject"], &[]),
+    };
+    for column in org_columns {
+        if let Some(code) = row.text(column) {
+            let code = crate::domain::text::normalize(code);
+            if org_store::find_visible(conn, Visibility::All, &code).is_ok()
+                && org_store::find_visible(conn, ctx.vis, &code).is_err()
+            {
+                return Ok(Some(column));
+            }
+        }
+    }
+    for column in member_columns {
+        if let Some(pn) = row.text(column) {
+            let pn = crate::domain::text::normalize(pn);
+            if member_store::find_visible(conn, Visibility::All, &pn).is_ok()
+                && member_store::find_visible(conn, ctx.vis, &pn).is_err()
+            {
+                return Ok(Some(column));
+            }
+        }
+    }
+    Ok(None)
+}

@@ -1,0 +1,629 @@
+//! Bulk import and export through HTTP: atomic, idempotent, the same rules as one record at a
+//! time, row-level errors, streamed bodies, and an export that imports back into an empty
+//! database with the same records and the same statistics.
+
+use party_records::domain::Role;
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, Answer, TestApp};
+
+impl TestApp {
+    /// POSTs a raw body to the import of `kind`.
+    pub async fn import(
+        &self,
+        token: &str,
+        kind: &str,
+        query: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Answer {
+        let url = self.url(&format!("/api/v1/imports/{kind}{query}"));
+        let res = self
+            .client
+            .post(url)
+            .bearer_auth(token)
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("request sent");
+        Answer::read(res).await
+    }
+
+    pub async fn import_csv(&self, token: &str, kind: &str, csv: &str) -> Answer {
+        self.import(token, kind, "", "text/csv", csv.to_string())
+            .await
+    }
+
+    /// The export of `kind` as text.
+    pub async fn export(&self, token: &str, kind: &str, query: &str) -> String {
+        let answer = self
+            .get(&format!("/api/v1/exports/{kind}{query}"), token)
+            .await;
+        answer.expect(200);
+        answer.text
+    }
+
+    async fn count(&self, token: &str, path: &str) -> usize {
+        let answer = self.get(path, token).await;
+        answer.expect(200);
+        answer.body["items"].as_array().unwrap().len()
+    }
+}
+
+const ORGS: &str = "code,name,kind,parent_code,established_on,dissolved_on,has_branch_committee
+HG,Đảng bộ tỉnh Hậu Giang,provincial_committee,,01/01/2004,,
+VT,Đảng bộ thành phố Vị Thanh,Đảng bộ cấp trên trực tiếp cơ sở,HG,2004-01-01,,
+P1,Đảng bộ Phường I,grassroots_committee,VT,2004-01-01,,true
+A1,Chi bộ Khu vực 1,sub_branch,P1,2004-01-01,,
+NB,Đảng bộ thành phố Ngã Bảy,subordinate_committee,HG,2004-01-01,,
+B1,Chi bộ Cơ quan,grassroots_branch,NB,2004-01-01,,
+";
+
+const MEMBERS: &str = "\u{feff}profile_number,card_number,full_name,gender,born_on,ethnicity,religion,national_id,organization_code,organization_since,admitted_on,ceremony_on,official_on,exempt_since,left_on,leave_reason
+HG-001,CARD-1,Nguyễn Văn An,nam,15/03/1980,Kinh,,093080001234,A1,,2005-05-19,2005-05-19,2006-05-19,,,
+HG-002,,\"Trần Thị Bình\",Nữ,1985-07-01,Khmer,Phật giáo,,A1,,2010-02-03,2010-02-03,2011-02-03,,,
+HG-003,,Lê Văn Cường,male,1950-01-01,Kinh,,,B1,2004-01-01,1975-01-01,1975-01-01,1976-01-01,2015-01-01,,
+HG-004,,Phạm Văn Dũng,male,1970-01-01,,,,B1,2004-01-01,1995-01-01,1995-01-01,1996-01-01,,2020-06-01,từ trần
+";
+
+async fn loaded(app: &TestApp, token: &str) {
+    app.import_csv(token, "organizations", ORGS)
+        .await
+        .expect(200);
+    app.import_csv(token, "members", MEMBERS).await.expect(200);
+}
+
+#[tokio::test]
+async fn a_csv_with_vietnamese_labels_and_dates_is_imported_once_and_then_unchanged() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let first = app.import_csv(&admin, "organizations", ORGS).await;
+    first.expect(200);
+    assert_eq!(
+        first.body,
+        json!({"kind": "organizations", "dry_run": false, "rows": 6, "inserted": 6, "updated": 0, "unchanged": 0})
+    );
+    let members = app.import_csv(&admin, "members", MEMBERS).await;
+    members.expect(200);
+    assert_eq!(members.body["inserted"], 4);
+
+    // The same files again change nothing.
+    let again = app.import_csv(&admin, "organizations", ORGS).await;
+    again.expect(200);
+    assert_eq!(again.body["unchanged"], 6);
+    let again = app.import_csv(&admin, "members", MEMBERS).await;
+    again.expect(200);
+    assert_eq!(
+        (
+            again.body["unchanged"].as_i64(),
+            again.body["inserted"].as_i64()
+        ),
+        (Some(4), Some(0)),
+        "{}",
+        again.text
+    );
+
+    let an = app.get("/api/v1/members/HG-001", &admin).await;
+    an.expect(200);
+    assert_eq!(an.body["born_on"], "1980-03-15");
+    assert_eq!(an.body["gender"], "male");
+    assert_eq!(an.body["status"], "full");
+    let binh = app.get("/api/v1/members/HG-002", &admin).await;
+    assert_eq!(binh.body["gender"], "female");
+    assert_eq!(binh.body["religion"], "Phật giáo");
+    let cuong = app.get("/api/v1/members/HG-003", &admin).await;
+    assert_eq!(cuong.body["exempt"], true);
+    let dung = app.get("/api/v1/members/HG-004", &admin).await;
+    assert_eq!(dung.body["status"], "left");
+    assert_eq!(dung.body["leave_reason"], "deceased");
+    let vt = app.get("/api/v1/organizations/VT", &admin).await;
+    assert_eq!(vt.body["kind"], "subordinate_committee");
+    assert_eq!(vt.body["parent_code"], "HG");
+}
+
+#[tokio::test]
+async fn an_upsert_updates_what_changed_and_insert_mode_refuses_existing_keys() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    loaded(&app, &admin).await;
+    let changed = MEMBERS.replace("Nguyễn Văn An", "Nguyễn Văn Ân");
+    let answer = app.import_csv(&admin, "members", &changed).await;
+    answer.expect(200);
+    assert_eq!(
+        (
+            answer.body["updated"].as_i64(),
+            answer.body["unchanged"].as_i64()
+        ),
+        (Some(1), Some(3))
+    );
+    let an = app.get("/api/v1/members/HG-001", &admin).await;
+    assert_eq!(an.body["full_name"], "Nguyễn Văn Ân");
+    assert_eq!(an.body["version"], 2);
+
+    let insert = app
+        .import(
+            &admin,
+            "members",
+            "?mode=insert",
+            "text/csv",
+            MEMBERS.to_string(),
+        )
+        .await;
+    insert.expect_problem(422, Some("import.exists"));
+    assert_eq!(insert.body["total_errors"], 4);
+    assert_eq!(insert.body["errors"][0]["row"], 1);
+}
+
+#[tokio::test]
+async fn dry_run_checks_everything_and_writes_nothing() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let answer = app
+        .import(&admin, "organizations", "?dry_run=true", "text/csv", ORGS)
+        .await;
+    answer.expect(200);
+    assert_eq!(answer.body["dry_run"], true);
+    assert_eq!(answer.body["inserted"], 6);
+    assert_eq!(app.count(&admin, "/api/v1/organizations").await, 0);
+}
+
+#[tokio::test]
+async fn json_arrays_and_ndjson_are_read_like_csv() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let orgs = json!([
+        {"code": "HG", "name": "Tỉnh", "kind": "provincial_committee", "established_on": "2004-01-01"},
+        {"code": "VT", "name": "Vị Thanh", "kind": "subordinate_committee", "parent_code": "HG", "established_on": "2004-01-01", "dissolved_on": null},
+        {"code": "B1", "name": "Chi bộ 1", "kind": "grassroots_branch", "parent_code": "VT", "established_on": "2004-01-01"}
+    ]);
+    app.import(
+        &admin,
+        "organizations",
+        "",
+        "application/json",
+        orgs.to_string(),
+    )
+    .await
+    .expect(200);
+    let lines = [
+        json!({"organization_code": "VT", "year": 2024, "target": 10}),
+        json!({"organization_code": "B1", "year": 2024, "target": 2}),
+    ]
+    .iter()
+    .map(Value::to_string)
+    .collect::<Vec<_>>()
+    .join("\n");
+    let answer = app
+        .import(
+            &admin,
+            "admission-targets",
+            "",
+            "application/x-ndjson",
+            lines.clone(),
+        )
+        .await;
+    answer.expect(200);
+    assert_eq!(answer.body["inserted"], 2);
+    let changed = lines.replace("\"target\":2", "\"target\":3");
+    let answer = app
+        .import(
+            &admin,
+            "admission-targets",
+            "",
+            "application/x-ndjson",
+            changed,
+        )
+        .await;
+    answer.expect(200);
+    assert_eq!(
+        (
+            answer.body["updated"].as_i64(),
+            answer.body["unchanged"].as_i64()
+        ),
+        (Some(1), Some(1))
+    );
+    // A number where text belongs, in JSON.
+    let bad = json!([{"code": 12, "name": "X", "kind": "grassroots_branch", "parent_code": "VT", "established_on": "2004-01-01"}]);
+    app.import(
+        &admin,
+        "organizations",
+        "",
+        "application/json",
+        bad.to_string(),
+    )
+    .await
+    .expect_problem(422, Some("invalid"));
+}
+
+/// Every kind of bad input answers 422 (or 413/415) naming the row, and leaves the database as
+/// it was.
+#[tokio::test]
+async fn bad_input_is_refused_with_row_errors_and_nothing_is_written() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    loaded(&app, &admin).await;
+    let header = "profile_number,full_name,gender,born_on,organization_code,admitted_on\n";
+    let good = "HG-100,Võ Văn Em,male,1990-01-01,A1,2015-01-01\n";
+    let cases: Vec<(&str, String, &str, Option<usize>)> = vec![
+        (
+            "missing column",
+            "profile_number,full_name,gender,born_on,admitted_on\nHG-100,Võ Văn Em,male,1990-01-01,2015-01-01\n".into(),
+            "import.missing_column",
+            Some(0),
+        ),
+        (
+            "unknown column",
+            "profile_number,full_name,gender,born_on,organization_code,admitted_on,shoe_size\nHG-100,Võ Văn Em,male,1990-01-01,A1,2015-01-01,42\n".into(),
+            "import.unknown_column",
+            Some(0),
+        ),
+        (
+            "duplicate key",
+            format!("{header}{good}{good}"),
+            "import.duplicate_key",
+            Some(2),
+        ),
+        (
+            "unknown organisation",
+            format!("{header}{good}HG-101,Võ Thị Gấm,female,1990-01-01,NOPE,2015-01-01\n"),
+            "member.organization_not_found",
+            Some(2),
+        ),
+        (
+            "impossible date",
+            format!("{header}{good}HG-101,Võ Thị Gấm,female,31/02/1990,A1,2015-01-01\n"),
+            "invalid",
+            Some(2),
+        ),
+        (
+            "a number where a name belongs",
+            format!("{header}HG-101,12345,female,1990-01-01,A1,2015-01-01\n"),
+            "invalid",
+            Some(1),
+        ),
+        (
+            "text where a date belongs",
+            format!("{header}HG-101,Võ Thị Gấm,female,yesterday,A1,2015-01-01\n"),
+            "invalid",
+            Some(1),
+        ),
+        (
+            "a domain rule (admitted at 15)",
+            format!("{header}HG-101,Võ Thị Gấm,female,2000-01-01,A1,2015-01-01\n"),
+            "member.admission_age",
+            Some(1),
+        ),
+        (
+            "an empty required cell",
+            format!("{header}HG-101,,female,1990-01-01,A1,2015-01-01\n"),
+            "required",
+            Some(1),
+        ),
+        (
+            "broken quote",
+            format!("{header}{good}HG-101,\"Võ Thị Gấm,female,1990-01-01,A1,2015-01-01\n"),
+            "import.unreadable",
+            None,
+        ),
+    ];
+    for (what, body, code, row) in cases {
+        let answer = app.import_csv(&admin, "members", &body).await;
+        assert_eq!(answer.status.as_u16(), 422, "{what}: {}", answer.text);
+        answer.expect_problem(422, Some(code));
+        if let Some(row) = row {
+            let rows: Vec<i64> = answer.body["errors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["code"] == code)
+                .map(|e| e["row"].as_i64().unwrap())
+                .collect();
+            assert!(
+                rows.contains(&(row as i64)),
+                "{what}: row {row} expected: {}",
+                answer.text
+            );
+        }
+        assert!(
+            app.get("/api/v1/members/HG-100", &admin)
+                .await
+                .status
+                .as_u16()
+                == 404,
+            "{what}: a good row was written"
+        );
+    }
+    let rule = app
+        .import_csv(
+            &admin,
+            "members",
+            &format!("{header}HG-101,Võ Thị Gấm,female,2000-01-01,A1,2015-01-01\n"),
+        )
+        .await;
+    let error = &rule.body["errors"][0];
+    assert_eq!(error["field"], "admitted_on", "{}", rule.text);
+    assert!(error["message"].as_str().unwrap().len() > 10);
+
+    // Invalid UTF-8, an empty body, a wrong content type, a body over the limit.
+    let invalid = app
+        .import(
+            &admin,
+            "members",
+            "",
+            "text/csv",
+            b"profile_number,full_name\nHG-100,V\xff\xfe\n".to_vec(),
+        )
+        .await;
+    invalid.expect_problem(422, Some("import.unreadable"));
+    app.import(&admin, "members", "", "text/csv", "")
+        .await
+        .expect_problem(422, Some("import.unreadable"));
+    // A header without rows is a file with no records (an export of an empty table).
+    let nothing = app.import(&admin, "members", "", "text/csv", header).await;
+    nothing.expect(200);
+    assert_eq!(nothing.body["rows"], 0);
+    app.import(&admin, "members", "", "text/plain", "x")
+        .await
+        .expect_problem(415, None);
+    let huge = format!("{header}{}", good.repeat(9 * 1024 * 1024 / good.len()));
+    app.import(&admin, "members", "", "text/csv", huge)
+        .await
+        .expect_problem(413, None);
+    // A streamed body over the limit (no Content-Length) is cut off too.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..200)
+        .map(|_| Ok(good.repeat(1024).into_bytes()))
+        .collect();
+    let stream = futures_util::stream::iter(chunks);
+    app.import(
+        &admin,
+        "members",
+        "",
+        "text/csv",
+        reqwest::Body::wrap_stream(stream),
+    )
+    .await
+    .expect_problem(413, None);
+    // Unknown kinds and query parameters.
+    app.import(&admin, "planets", "", "text/csv", good)
+        .await
+        .expect_problem(404, None);
+    app.import(&admin, "members", "?mode=merge", "text/csv", good)
+        .await
+        .expect_problem(400, None);
+    assert_eq!(app.count(&admin, "/api/v1/members").await, 4);
+}
+
+#[tokio::test]
+async fn at_most_a_thousand_errors_are_listed_with_the_total() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    loaded(&app, &admin).await;
+    let mut body = String::from("organization_code,year,target\n");
+    for i in 0..1500 {
+        body.push_str(&format!("NOPE{i},2024,1\n"));
+    }
+    let answer = app.import_csv(&admin, "admission-targets", &body).await;
+    answer.expect_problem(422, Some("admission_target.organization_not_found"));
+    assert_eq!(answer.body["errors"].as_array().unwrap().len(), 1000);
+    assert_eq!(answer.body["total_errors"], 1500);
+    assert_eq!(answer.body["errors"][999]["row"], 1000);
+}
+
+#[tokio::test]
+async fn rows_outside_the_scope_or_the_role_are_refused() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    loaded(&app, &admin).await;
+    app.insert_user("clerk", Role::Clerk, Some("VT"));
+    app.insert_user("inspector", Role::Inspector, Some("VT"));
+    app.insert_user("auditor", Role::Auditor, Some("VT"));
+    let clerk = app.token("clerk").await;
+    // B1 lies under NB, outside VT.
+    let answer = app
+        .import_csv(
+            &clerk,
+            "admission-targets",
+            "organization_code,year,target\nP1,2024,3\nB1,2024,2\n",
+        )
+        .await;
+    answer.expect_problem(422, Some("scope"));
+    assert_eq!(answer.body["errors"][0]["row"], 2);
+    assert_eq!(answer.body["errors"][0]["field"], "organization_code");
+    let members = app
+        .import_csv(
+            &clerk,
+            "member-ratings",
+            "profile_number,year,level\nHG-001,2024,HTXSNV\nHG-003,2024,exempt\n",
+        )
+        .await;
+    members.expect_problem(422, Some("scope"));
+    assert_eq!(members.body["total_errors"], 1);
+    // Inside the scope the same rows go in.
+    app.import_csv(
+        &clerk,
+        "member-ratings",
+        "profile_number,year,level\nHG-001,2024,HTXSNV\n",
+    )
+    .await
+    .expect(200);
+    let rating = app.get("/api/v1/ratings/members/HG-001/2024", &admin).await;
+    assert_eq!(rating.body["level"], "excellent");
+
+    // Roles: clerks do not import discipline, inspectors do not import members, auditors
+    // import nothing.
+    let discipline = "subject_type,subject,form,decision_number,authority_code,decided_on\nmember,HG-002,khiển trách,12-QĐ,VT,2024-05-01\n";
+    app.import_csv(&clerk, "disciplinary-actions", discipline)
+        .await
+        .expect_problem(403, None);
+    let inspector = app.token("inspector").await;
+    app.import_csv(&inspector, "members", MEMBERS)
+        .await
+        .expect_problem(403, None);
+    let auditor = app.token("auditor").await;
+    app.import_csv(
+        &auditor,
+        "admission-targets",
+        "organization_code,year,target\nP1,2024,3\n",
+    )
+    .await
+    .expect_problem(403, None);
+    let imported = app
+        .import_csv(&inspector, "disciplinary-actions", discipline)
+        .await;
+    imported.expect(200);
+    assert_eq!(imported.body["inserted"], 1);
+    // An override is an administrator's: from anyone else it is a scope error of the row.
+    let overridden = app
+        .import_csv(
+            &clerk,
+            "member-ratings",
+            "profile_number,year,level,override_reason\nHG-001,2023,good,late entry\n",
+        )
+        .await;
+    overridden.expect_problem(422, Some("scope"));
+}
+
+#[tokio::test]
+async fn imported_records_have_the_effects_of_records_entered_one_by_one() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    loaded(&app, &admin).await;
+    // An imported expulsion takes the member off the roll.
+    let expulsion = "subject_type,subject,form,decision_number,authority_code,decided_on,announced_on\nmember,HG-002,expulsion,7-QĐ/UBKT,VT,2024-03-01,2024-03-05\n";
+    app.import_csv(&admin, "disciplinary-actions", expulsion)
+        .await
+        .expect(200);
+    let binh = app.get("/api/v1/members/HG-002", &admin).await;
+    assert_eq!(binh.body["status"], "left");
+    assert_eq!(binh.body["leave_reason"], "expelled");
+    assert_eq!(binh.body["left_on"], "2024-03-01");
+    // Importing the decision again changes nothing.
+    let again = app
+        .import_csv(&admin, "disciplinary-actions", expulsion)
+        .await;
+    again.expect(200);
+    assert_eq!(again.body["unchanged"], 1);
+
+    // A legacy register row that says "expelled" needs no decision, and the decision imported
+    // afterwards agrees with it.
+    let legacy = "profile_number,full_name,gender,born_on,organization_code,organization_since,admitted_on,left_on,leave_reason\nHG-200,Đỗ Văn Hải,male,1970-01-01,B1,2004-01-01,1995-01-01,2019-04-01,khai trừ\n";
+    app.import_csv(&admin, "members", legacy).await.expect(200);
+    let decision = "subject_type,subject,form,decision_number,authority_code,decided_on\nmember,HG-200,khai trừ,3-QĐ,NB,2019-04-01\n";
+    app.import_csv(&admin, "disciplinary-actions", decision)
+        .await
+        .expect(200);
+    let hai = app.get("/api/v1/members/HG-200/party-age", &admin).await;
+    hai.expect(200);
+
+    // Transfers and positions; a transfer dated before a departure already recorded.
+    app.import_csv(
+        &admin,
+        "transfers",
+        "profile_number,organization_code,on\nHG-001,B1,2022-01-01\nHG-004,A1,2010-01-01\n",
+    )
+    .await
+    .expect(200);
+    let an = app.get("/api/v1/members/HG-001", &admin).await;
+    assert_eq!(an.body["organization_code"], "B1");
+    let history = app.get("/api/v1/members/HG-004/history", &admin).await;
+    history.expect(200);
+    app.import_csv(
+        &admin,
+        "positions",
+        "profile_number,title,organization_code,from,to\nHG-001,Bí thư chi bộ,B1,2022-01-01,\n",
+    )
+    .await
+    .expect(200);
+    let ended = app
+        .import_csv(
+            &admin,
+            "positions",
+            "profile_number,title,organization_code,from,to\nHG-001,Bí thư chi bộ,B1,2022-01-01,2024-01-01\n",
+        )
+        .await;
+    ended.expect(200);
+    assert_eq!(ended.body["updated"], 1);
+    // A change that is not an edit of the record is a conflict, not a silent overwrite.
+    let conflict = app
+        .import_csv(
+            &admin,
+            "disciplinary-actions",
+            &expulsion.replace("expulsion", "warning"),
+        )
+        .await;
+    conflict.expect_problem(422, Some("import.conflicts_with_record"));
+}
+
+/// Export → import into an empty database gives back the same records (the second export is
+/// byte for byte the first) and the same statistics.
+#[tokio::test]
+async fn an_export_imports_into_an_empty_database_with_the_same_records_and_figures() {
+    let source = spawn_app().await;
+    let admin = source.admin().await;
+    crate::stats::province(&source, &admin).await;
+    let kinds = [
+        "organizations",
+        "members",
+        "positions",
+        "transfers",
+        "member-ratings",
+        "organization-ratings",
+        "disciplinary-actions",
+        "insignia-awards",
+        "admission-targets",
+    ];
+    let target = spawn_app().await;
+    let target_admin = target.admin().await;
+    for (i, kind) in kinds.iter().enumerate() {
+        let format = ["csv", "json", "ndjson"][i % 3];
+        let content_type = ["text/csv", "application/json", "application/x-ndjson"][i % 3];
+        let exported = source
+            .export(&admin, kind, &format!("?format={format}"))
+            .await;
+        let answer = target
+            .import(&target_admin, kind, "", content_type, exported.clone())
+            .await;
+        assert_eq!(answer.status.as_u16(), 200, "{kind}: {}", answer.text);
+        let again = target
+            .export(&target_admin, kind, &format!("?format={format}"))
+            .await;
+        assert_eq!(again, exported, "{kind} differs after the round trip");
+    }
+    for year in [2023, 2024] {
+        let path = format!("/api/v1/reports/annual?organization=P&year={year}");
+        let a = source.get(&path, &admin).await;
+        let b = target.get(&path, &target_admin).await;
+        a.expect(200);
+        assert_eq!(a.body, b.body, "the {year} report differs");
+    }
+}
+
+#[tokio::test]
+async fn exports_follow_the_scope_and_mask_personal_data_for_auditors() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    loaded(&app, &admin).await;
+    app.insert_user("auditor", Role::Auditor, Some("VT"));
+    let auditor = app.token("auditor").await;
+    let csv = app.export(&auditor, "members", "").await;
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3, "header and the two members under VT: {csv}");
+    assert!(!csv.contains("093080001234"), "{csv}");
+    assert!(!csv.contains("1980-03-15"), "{csv}");
+    let under = app.export(&admin, "organizations", "?under=NB").await;
+    assert_eq!(under.lines().count(), 3, "{under}");
+    assert!(under.lines().nth(1).unwrap().starts_with("NB,"), "{under}");
+    app.get("/api/v1/exports/members?under=NB", &auditor)
+        .await
+        .expect_problem(404, None);
+    app.get("/api/v1/exports/members?format=xml", &admin)
+        .await
+        .expect_problem(400, None);
+    app.get("/api/v1/exports/planets", &admin)
+        .await
+        .expect_problem(404, None);
+    let ndjson = app.export(&admin, "members", "?format=ndjson").await;
+    let first: Value = serde_json::from_str(ndjson.lines().next().unwrap()).unwrap();
+    assert_eq!(first["profile_number"], "HG-001");
+}
