@@ -14,9 +14,12 @@ use crate::auth::password::hash_password;
 use crate::auth::Visibility;
 use crate::config::Settings;
 use crate::db::{self, DbConn, Engine};
+use crate::demo::files;
 use crate::demo::province::{self, Shape};
 use crate::domain::Role;
+use crate::import::Kind;
 use crate::store;
+use crate::store::members::NewMember;
 use crate::Application;
 
 pub struct Options {
@@ -94,28 +97,62 @@ impl Http {
         }
     }
 
-    fn request(
+    fn sign_in(&mut self, username: &str) -> Result<String, String> {
+        let body = format!(r#"{{"username":"{username}","password":"benchmark password"}}"#);
+        let (status, answer) = self.request_with(
+            "POST",
+            "/api/v1/auth/login",
+            None,
+            "application/json",
+            body.as_bytes(),
+        );
+        if status != 200 {
+            return Err(format!("sign-in failed: {answer}"));
+        }
+        let answer: serde_json::Value = serde_json::from_str(&answer).map_err(|e| e.to_string())?;
+        Ok(answer["access_token"]
+            .as_str()
+            .ok_or("no token")?
+            .to_string())
+    }
+
+    fn request(&mut self, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
+        self.send(method, path, token, None)
+    }
+
+    fn request_with(
         &mut self,
         method: &str,
         path: &str,
         token: Option<&str>,
-        body: Option<&str>,
+        content_type: &str,
+        body: &[u8],
+    ) -> (u16, String) {
+        self.send(method, path, token, Some((content_type, body)))
+    }
+
+    fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&str, &[u8])>,
     ) -> (u16, String) {
         let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.host);
         if let Some(token) = token {
             head.push_str(&format!("Authorization: Bearer {token}\r\n"));
         }
-        if let Some(body) = body {
+        if let Some((content_type, body)) = body {
             head.push_str(&format!(
-                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
                 body.len()
             ));
         }
         head.push_str("\r\n");
         let stream = self.reader.get_mut();
         stream.write_all(head.as_bytes()).expect("send");
-        if let Some(body) = body {
-            stream.write_all(body.as_bytes()).expect("send");
+        if let Some((_, body)) = body {
+            stream.write_all(body).expect("send");
         }
         let mut status_line = String::new();
         self.reader
@@ -146,7 +183,7 @@ impl Http {
     }
 
     fn get(&mut self, path: &str, token: &str) -> String {
-        let (status, body) = self.request("GET", path, Some(token), None);
+        let (status, body) = self.request("GET", path, Some(token));
         assert_eq!(status, 200, "GET {path}: {body}");
         body
     }
@@ -237,6 +274,18 @@ pub fn run(options: Options) -> Result<String, String> {
     let pool = db::build_pool(&bench_db.url, &db::PoolOptions::default())?;
     let mut conn = pool.get().map_err(|e| e.to_string())?;
     db::run_migrations(&mut conn)?;
+    store::users::create(
+        &mut conn,
+        store::users::NewUser {
+            username: "bench-admin".into(),
+            password_hash: hash_password("benchmark password"),
+            role: Role::Admin,
+            scope: None,
+            active: true,
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    drop(conn);
 
     let founded = NaiveDate::from_ymd_opt(1990, 1, 1).expect("valid date");
     let shape = Shape::province();
@@ -249,62 +298,22 @@ pub fn run(options: Options) -> Result<String, String> {
             founded,
         )
     });
-    let mut rows = Vec::new();
-    let member_count = province.members.len();
-    let (loaded, load_time) = time(|| load(&mut conn, province));
-    loaded?;
-    if std::env::var("BENCH_ANALYZE").is_ok() {
-        diesel::sql_query("ANALYZE")
-            .execute(&mut conn)
-            .map_err(|e| e.to_string())?;
-    }
-    rows.push(Row {
-        name: format!(
-            "load {member_count} members + {} organisations (store, one transaction)",
-            1 + 11 + shape.grassroots_committees + shape.grassroots_branches + shape.sub_branches
+    let files = ImportFiles {
+        organizations: files::csv(
+            Kind::Organizations,
+            province.organizations.iter().map(files::organization_row),
         ),
-        ops: 1,
-        samples: vec![load_time],
-        total: load_time,
-        baseline: Some(format!(
-            "{:.0} members/s; generation took {} ms",
-            member_count as f64 / load_time.as_secs_f64(),
-            ms(generated)
-        )),
-    });
-
-    store::users::create(
-        &mut conn,
-        store::users::NewUser {
-            username: "bench".into(),
-            password_hash: hash_password("benchmark password"),
-            role: Role::Clerk,
-            scope: Some("HG".into()),
-            active: true,
-        },
-    )
-    .map_err(|e| e.to_string())?;
-    // The cursor of a page deep in the list, reached the way a client would.
-    let deep_page = member_count / 50 / 2;
-    let mut cursor = None;
-    for _ in 0..deep_page {
-        let page = store::members::list(
-            &mut conn,
-            Visibility::All,
-            store::members::ListFilter {
-                limit: 50,
-                cursor: cursor.clone(),
-                ..Default::default()
-            },
-        )
-        .map_err(|e| e.to_string())?;
-        cursor = page.next_cursor;
-    }
-    let cursor = cursor.ok_or("the list has no deep page")?;
-    drop(conn);
+        members: files::csv(
+            Kind::Members,
+            province.members.iter().map(files::member_row),
+        ),
+        member_count: province.members.len(),
+        generated,
+    };
 
     let database_url = bench_db.url.clone();
-    let report = actix_web::rt::System::new().block_on(async move {
+    let server_pool = pool.clone();
+    let mut rows = actix_web::rt::System::new().block_on(async move {
         let settings = Settings {
             database_url,
             bind: "127.0.0.1:0".into(),
@@ -319,19 +328,26 @@ pub fn run(options: Options) -> Result<String, String> {
         let server = actix_web::rt::spawn(app.run_until_stopped());
         let iterations = options.iterations;
         let result = actix_web::rt::task::spawn_blocking(move || {
-            http_workloads(&address, iterations, &cursor)
+            let mut rows = import_workloads(&address, files)?;
+            let mut conn = server_pool.get().map_err(|e| e.to_string())?;
+            if std::env::var("BENCH_ANALYZE").is_ok() {
+                diesel::sql_query("ANALYZE")
+                    .execute(&mut conn)
+                    .map_err(|e| e.to_string())?;
+            }
+            let cursor = prepare_lists(&mut conn)?;
+            drop(conn);
+            rows.extend(http_workloads(&address, iterations, &cursor)?);
+            Ok::<_, String>(rows)
         })
         .await
         .map_err(|e| e.to_string())?;
         server.abort();
-        result.map(|mut http_rows| {
-            rows.append(&mut http_rows);
-            rows
-        })
+        result
     })?;
 
     let mut conn = pool.get().map_err(|e| e.to_string())?;
-    let mut rows = report;
+    rows.push(insert_baseline(&mut conn, &province.members)?);
     rows.extend(sql_baselines(&mut conn, options.iterations));
     drop(conn);
     drop(pool);
@@ -339,35 +355,141 @@ pub fn run(options: Options) -> Result<String, String> {
     Ok(render(&options, &rows))
 }
 
-fn load(conn: &mut DbConn, province: province::Province) -> Result<(), String> {
-    db::write_transaction(conn, |conn| {
-        for org in province.organizations {
-            store::organizations::create(conn, Visibility::All, org)?;
+struct ImportFiles {
+    organizations: Vec<u8>,
+    members: Vec<u8>,
+    member_count: usize,
+    generated: Duration,
+}
+
+/// Loads the province the way a script does: its files through `POST /api/v1/imports`.
+fn import_workloads(address: &str, files: ImportFiles) -> Result<Vec<Row>, String> {
+    let mut http = Http::connect(address);
+    let token = http.sign_in("bench-admin")?;
+    let mut rows = Vec::new();
+    for (kind, body, count) in [
+        ("organizations", &files.organizations, None),
+        ("members", &files.members, Some(files.member_count)),
+    ] {
+        let path = format!("/api/v1/imports/{kind}");
+        let ((status, answer), took) =
+            time(|| http.request_with("POST", &path, Some(&token), "text/csv", body));
+        if status != 200 {
+            return Err(format!("import of {kind} failed: {answer}"));
         }
-        for member in province.members {
-            store::members::create(conn, Visibility::All, member, "bench")?;
+        let rows_in = count.unwrap_or(0);
+        rows.push(Row {
+            name: format!(
+                "import {kind} (CSV over HTTP, {:.1} MB)",
+                body.len() as f64 / 1e6
+            ),
+            ops: 1,
+            samples: vec![took],
+            total: took,
+            baseline: count.map(|_| {
+                format!(
+                    "{:.0} rows/s; generating the province took {} ms",
+                    rows_in as f64 / took.as_secs_f64(),
+                    ms(files.generated)
+                )
+            }),
+        });
+    }
+    Ok(rows)
+}
+
+/// The clerk of the list workloads, and the cursor of a page deep in the list, reached the
+/// way a client would.
+fn prepare_lists(conn: &mut DbConn) -> Result<String, String> {
+    store::users::create(
+        conn,
+        store::users::NewUser {
+            username: "bench".into(),
+            password_hash: hash_password("benchmark password"),
+            role: Role::Clerk,
+            scope: Some("HG".into()),
+            active: true,
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    let total: i64 = crate::db::schema::members::table
+        .count()
+        .get_result(conn)
+        .map_err(|e| e.to_string())?;
+    let mut cursor = None;
+    for _ in 0..total / 50 / 2 {
+        let page = store::members::list(
+            conn,
+            Visibility::All,
+            store::members::ListFilter {
+                limit: 50,
+                cursor: cursor.clone(),
+                ..Default::default()
+            },
+        )
+        .map_err(|e| e.to_string())?;
+        cursor = page.next_cursor;
+    }
+    cursor.ok_or_else(|| "the list has no deep page".to_string())
+}
+
+/// The engine's own speed for the same rows: prepared inserts into the members table in one
+/// transaction (rolled back), with no rule, no history, no membership.
+fn insert_baseline(conn: &mut DbConn, members: &[NewMember]) -> Result<Row, String> {
+    use crate::db::schema::{members as m, organizations as o};
+    let orgs: std::collections::HashMap<String, i64> = o::table
+        .select((o::code, o::id))
+        .load::<(String, i64)>(conn)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .collect();
+    let now = crate::time::now();
+    let mut took = Duration::ZERO;
+    let result = db::write_transaction::<(), diesel::result::Error, _>(conn, |conn| {
+        let start = Instant::now();
+        for member in members {
+            diesel::insert_into(m::table)
+                .values((
+                    m::profile_number.eq(format!("X{}", member.profile_number)),
+                    m::full_name.eq(&member.full_name),
+                    m::search_name.eq(&member.full_name),
+                    m::sort_key.eq(&member.full_name),
+                    m::gender.eq(member.gender.as_str()),
+                    m::born_on.eq(member.born_on),
+                    m::organization_id.eq(orgs[&member.organization_code]),
+                    m::admitted_on.eq(member.admitted_on),
+                    m::version.eq(1i64),
+                    m::created_at.eq(now),
+                    m::updated_at.eq(now),
+                ))
+                .execute(conn)?;
         }
-        Ok::<(), crate::error::Error>(())
+        took = start.elapsed();
+        Err(diesel::result::Error::RollbackTransaction)
+    });
+    match result {
+        Err(diesel::result::Error::RollbackTransaction) => {}
+        Err(e) => return Err(e.to_string()),
+        Ok(()) => unreachable!("the baseline always rolls back"),
+    }
+    Ok(Row {
+        name: format!(
+            "baseline: {} prepared inserts into members, one transaction",
+            members.len()
+        ),
+        ops: 1,
+        samples: vec![took],
+        total: took,
+        baseline: Some(format!(
+            "{:.0} rows/s",
+            members.len() as f64 / took.as_secs_f64()
+        )),
     })
-    .map_err(|e| e.to_string())
 }
 
 fn http_workloads(address: &str, iterations: usize, deep_cursor: &str) -> Result<Vec<Row>, String> {
     let mut http = Http::connect(address);
-    let (status, body) = http.request(
-        "POST",
-        "/api/v1/auth/login",
-        None,
-        Some(r#"{"username":"bench","password":"benchmark password"}"#),
-    );
-    if status != 200 {
-        return Err(format!("sign-in failed: {body}"));
-    }
-    let token: serde_json::Value = serde_json::from_str(&body).map_err(|e| e.to_string())?;
-    let token = token["access_token"]
-        .as_str()
-        .ok_or("no token")?
-        .to_string();
+    let token = http.sign_in("bench")?;
     let searches = [
         "nguyen thi",
         "tran van",

@@ -92,7 +92,9 @@ pub fn sqlite_path(url: &str) -> &str {
 }
 
 /// Sets the SQLite pragmas that every pooled connection needs: WAL for concurrent readers,
-/// enforced foreign keys, and a busy timeout so that a second writer waits instead of failing.
+/// enforced foreign keys, a busy timeout so that a second writer waits instead of failing,
+/// and a page cache of up to 32 MB (the default 2 MB makes a bulk import of a province spill
+/// its transaction to disk and re-read it; BENCHMARKS.md).
 #[derive(Debug)]
 struct ConnectionSetup;
 
@@ -101,7 +103,8 @@ impl CustomizeConnection<DbConn, diesel::r2d2::Error> for ConnectionSetup {
         if let DbConn::Sqlite(c) = conn {
             c.batch_execute(
                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+                 PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY;",
             )
             .map_err(diesel::r2d2::Error::QueryError)?;
         }
@@ -175,8 +178,9 @@ pub fn migrations_are_current(conn: &mut DbConn) -> Result<bool, String> {
 /// Runs `f` in a write transaction. On SQLite it begins `IMMEDIATE`, taking the
 /// write lock up front: a deferred transaction that reads first and writes later can fail with
 /// `SQLITE_BUSY` when another connection wrote in between, whatever the busy timeout.
-/// Inside an open transaction (a bulk import running many writes in one) it is a savepoint,
-/// so a failing write can be undone alone and the outer transaction decides.
+/// Inside an open transaction it simply runs `f`: an error reaches the outer transaction,
+/// which rolls everything back. Code that catches an error and goes on (the bulk import,
+/// row by row) wraps each attempt in a [`savepoint`].
 pub fn write_transaction<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConn) -> Result<T, E>,
@@ -186,13 +190,40 @@ where
     let nested = Manager::transaction_manager_status_mut(conn)
         .transaction_depth()?
         .is_some();
+    if nested {
+        return f(conn);
+    }
     match conn {
-        DbConn::Sqlite(c) if !nested => {
-            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
-        }
+        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
         _ => Manager::begin_transaction(conn)?,
     }
-    match f(conn) {
+    let result = f(conn);
+    finish(conn, result)
+}
+
+/// Runs `f` so that its writes can be undone alone: a savepoint inside an open transaction
+/// (a write transaction otherwise). On PostgreSQL it also keeps the outer transaction usable
+/// after a statement of `f` failed.
+pub fn savepoint<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    E: From<DieselError>,
+{
+    type Manager = <DbConn as Connection>::TransactionManager;
+    let nested = Manager::transaction_manager_status_mut(conn)
+        .transaction_depth()?
+        .is_some();
+    if !nested {
+        return write_transaction(conn, f);
+    }
+    Manager::begin_transaction(conn)?;
+    let result = f(conn);
+    finish(conn, result)
+}
+
+fn finish<T, E: From<DieselError>>(conn: &mut DbConn, result: Result<T, E>) -> Result<T, E> {
+    type Manager = <DbConn as Connection>::TransactionManager;
+    match result {
         Ok(value) => {
             Manager::commit_transaction(conn)?;
             Ok(value)

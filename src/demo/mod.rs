@@ -2,6 +2,7 @@
 //! towns, members with Vietnamese names), deterministic for a seed. The benchmark loads it at
 //! any scale; the demonstration builds on it.
 
+pub mod files;
 pub mod names;
 pub mod province;
 

@@ -24,7 +24,7 @@ use crate::db::DbConn;
 use crate::domain::discipline::SubjectType;
 use crate::domain::member::LeaveReason;
 use crate::error::{Error, Result};
-use crate::store::members::{self as member_store, MemberPatch, MemberRow};
+use crate::store::members::{self as member_store, MemberPatch, MemberRow, NewMember};
 use crate::store::organizations::{self as org_store, OrganizationPatch};
 use crate::store::{discipline as discipline_store, insignia as insignia_store};
 use crate::store::{ratings as rating_store, targets as target_store};
@@ -182,7 +182,14 @@ const MEMBER_FIELDS: &[&str] = &[
     "override_reason",
 ];
 
-fn member(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
+/// A departure stated by a member row: why and when.
+type Leave = Option<(LeaveReason, NaiveDate)>;
+
+/// A member row read into the single-record API's admission, and the departure it states.
+fn prepare_member(
+    ctx: &Context,
+    row: &Row,
+) -> Result<(NewMember, Option<(LeaveReason, NaiveDate)>)> {
     let new = row
         .request::<MemberCreate>(&same(MEMBER_FIELDS))?
         .prepare(ctx.caller)?;
@@ -204,6 +211,71 @@ fn member(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
             ))
         }
     };
+    Ok((new, leave))
+}
+
+/// Member rows, a batch at a time: new members are admitted together
+/// (`store::members::create_many`, the same checks as one admission, looked up once for the
+/// batch); rows of recorded members go one by one. One result per row, in order.
+pub fn member_batch(
+    conn: &mut DbConn,
+    ctx: &Context,
+    rows: Vec<Row>,
+) -> Result<Vec<(Row, Result<Outcome>)>> {
+    let prepared: Vec<_> = rows.iter().map(|row| prepare_member(ctx, row)).collect();
+    let numbers: Vec<&String> = prepared
+        .iter()
+        .filter_map(|p| p.as_ref().ok().map(|(new, _)| &new.profile_number))
+        .collect();
+    let recorded: std::collections::HashSet<String> = members::table
+        .filter(members::profile_number.eq_any(&numbers))
+        .select(members::profile_number)
+        .load::<String>(conn)?
+        .into_iter()
+        .collect();
+    let mut results: Vec<Option<Result<Outcome>>> = Vec::with_capacity(rows.len());
+    let mut fresh: Vec<(usize, NewMember, Leave)> = Vec::new();
+    for (i, p) in prepared.into_iter().enumerate() {
+        match p {
+            Err(e) => results.push(Some(Err(e))),
+            Ok((new, _)) if recorded.contains(&new.profile_number) => results.push(None),
+            Ok((new, leave)) => {
+                results.push(Some(Ok(Outcome::Inserted)));
+                fresh.push((i, new, leave));
+            }
+        }
+    }
+    let (slots, news): (Vec<_>, Vec<_>) = fresh
+        .iter()
+        .map(|(i, new, leave)| ((*i, new.profile_number.clone(), *leave), new.clone()))
+        .unzip();
+    let admitted = member_store::create_many(conn, ctx.vis, news, &ctx.by)?;
+    for ((i, pn, leave), result) in slots.into_iter().zip(admitted) {
+        results[i] = Some(match (result, leave) {
+            (Err(e), _) => Err(e),
+            (Ok(_), None) => Ok(Outcome::Inserted),
+            (Ok(_), Some((reason, on))) => crate::db::savepoint(conn, |conn| {
+                member_store::leave_recorded(conn, ctx.vis, &pn, reason, on, &ctx.by)
+            })
+            .map(|_| Outcome::Inserted),
+        });
+    }
+    Ok(rows
+        .into_iter()
+        .zip(results)
+        .map(|(row, result)| {
+            let result = match result {
+                Some(r) => r,
+                // A recorded member: compared and updated one by one.
+                None => crate::db::savepoint(conn, |conn| member(conn, ctx, &row)),
+            };
+            (row, result)
+        })
+        .collect())
+}
+
+fn member(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
+    let (new, leave) = prepare_member(ctx, row)?;
     let pn = new.profile_number.clone();
     let exists: i64 = members::table
         .filter(members::profile_number.eq(&pn))

@@ -140,6 +140,114 @@ impl From<diesel::result::Error> for Stop {
     }
 }
 
+/// Member rows are written this many at a time (`store::members::create_many`): the checks
+/// look up the whole batch at once and the inserts are multi-row.
+const MEMBER_BATCH: usize = 500;
+
+/// The state of one import while its rows stream through.
+struct Importer<'a> {
+    ctx: apply::Context<'a>,
+    kind: Kind,
+    format: Format,
+    summary: Summary,
+    errors: RowErrors,
+    /// 64-bit hashes of the keys seen: 40 MB for a national file of 5 million rows, where the
+    /// keys themselves would take several times that.
+    seen: HashSet<u64>,
+    header_broken: bool,
+    /// Member rows waiting for their batch.
+    pending: Vec<columns::Row>,
+}
+
+impl Importer<'_> {
+    /// Takes one record; an error only when the import cannot go on (the database went away).
+    fn take(&mut self, conn: &mut DbConn, record: records::Record) -> Result<()> {
+        self.summary.rows += 1;
+        // A CSV header is checked once, and its problems reported on row 0 (the header);
+        // each JSON object names its own fields.
+        if self.header_broken {
+            return Ok(());
+        }
+        if self.format != Format::Csv || record.row == 1 {
+            let problems = columns::check_columns(self.kind, &record.keys);
+            if !problems.is_empty() {
+                if self.format == Format::Csv {
+                    self.header_broken = true;
+                    self.errors.add(0, problems);
+                } else {
+                    self.errors.add(record.row, problems);
+                }
+                return Ok(());
+            }
+        }
+        let row = match columns::typed(self.kind, &record) {
+            Ok(row) => row,
+            Err(problems) => {
+                self.errors.add(record.row, problems);
+                return Ok(());
+            }
+        };
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        row.key(self.kind).hash(&mut hasher);
+        if !self.seen.insert(hasher.finish()) {
+            let kind = self.kind;
+            self.errors.add(
+                record.row,
+                vec![FieldError::new(
+                    kind.key()[0],
+                    "import.duplicate_key",
+                    format!(
+                        "This key ({}) appears on an earlier row of the file.",
+                        kind.key().join(" + ")
+                    ),
+                )],
+            );
+            return Ok(());
+        }
+        if self.kind == Kind::Members {
+            self.pending.push(row);
+            if self.pending.len() >= MEMBER_BATCH {
+                self.flush(conn)?;
+            }
+            return Ok(());
+        }
+        // Each row in a savepoint: a row that fails leaves nothing behind.
+        let result =
+            crate::db::savepoint(conn, |conn| apply::row(conn, &self.ctx, self.kind, &row));
+        self.tally(conn, &row, result)
+    }
+
+    /// Writes the member rows waiting for their batch.
+    fn flush(&mut self, conn: &mut DbConn) -> Result<()> {
+        let rows = std::mem::take(&mut self.pending);
+        if rows.is_empty() {
+            return Ok(());
+        }
+        for (row, result) in apply::member_batch(conn, &self.ctx, rows)? {
+            self.tally(conn, &row, result)?;
+        }
+        Ok(())
+    }
+
+    fn tally(
+        &mut self,
+        conn: &mut DbConn,
+        row: &columns::Row,
+        result: Result<Outcome>,
+    ) -> Result<()> {
+        match result {
+            Ok(Outcome::Inserted) => self.summary.inserted += 1,
+            Ok(Outcome::Updated) => self.summary.updated += 1,
+            Ok(Outcome::Unchanged) => self.summary.unchanged += 1,
+            Err(e) => {
+                let problems = row_errors(conn, &self.ctx, self.kind, row, e)?;
+                self.errors.add(row.number, problems);
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Imports `body` as `options.kind` for `caller`, in one transaction.
 pub fn run<R: Read>(
     conn: &mut DbConn,
@@ -153,90 +261,44 @@ pub fn run<R: Read>(
         mode,
         dry_run,
     } = options;
-    let ctx = apply::Context {
-        caller,
-        vis: caller.visibility(),
-        mode,
-        by: caller.username.clone(),
+    let mut importer = Importer {
+        ctx: apply::Context {
+            caller,
+            vis: caller.visibility(),
+            mode,
+            by: caller.username.clone(),
+        },
+        kind,
+        format,
+        summary: Summary {
+            kind: kind.as_str().into(),
+            dry_run,
+            ..Summary::default()
+        },
+        errors: RowErrors::default(),
+        seen: HashSet::new(),
+        header_broken: false,
+        pending: Vec::new(),
     };
-    let mut summary = Summary {
-        kind: kind.as_str().into(),
-        dry_run,
-        ..Summary::default()
-    };
-    let mut errors = RowErrors::default();
     let mut unreadable: Option<ReadError> = None;
-    let mut fatal: Option<Error> = None;
-    // 64-bit hashes of the keys seen: 40 MB for a national file of 5 million rows, where the
-    // keys themselves would take several times that.
-    let mut seen: HashSet<u64> = HashSet::new();
-    let mut header_broken = false;
-
     let result = crate::db::write_transaction::<_, Stop, _>(conn, |conn| {
-        let read = records::read(format, body, |record| {
-            summary.rows += 1;
-            // A CSV header is checked once, and its problems reported on row 0 (the header);
-            // each JSON object names its own fields.
-            if header_broken {
-                return true;
+        let mut fatal: Option<Error> = None;
+        let read = records::read(format, body, |record| match importer.take(conn, record) {
+            Ok(()) => true,
+            Err(e) => {
+                fatal = Some(e);
+                false
             }
-            if format != Format::Csv || record.row == 1 {
-                let problems = columns::check_columns(kind, &record.keys);
-                if !problems.is_empty() {
-                    if format == Format::Csv {
-                        header_broken = true;
-                        errors.add(0, problems);
-                    } else {
-                        errors.add(record.row, problems);
-                    }
-                    return true;
-                }
-            }
-            let row = match columns::typed(kind, &record) {
-                Ok(row) => row,
-                Err(problems) => {
-                    errors.add(record.row, problems);
-                    return true;
-                }
-            };
-            let mut hasher = std::collections::hash_map::DefaultHasher::new();
-            row.key(kind).hash(&mut hasher);
-            if !seen.insert(hasher.finish()) {
-                errors.add(
-                    record.row,
-                    vec![FieldError::new(
-                        kind.key()[0],
-                        "import.duplicate_key",
-                        format!(
-                            "This key ({}) appears on an earlier row of the file.",
-                            kind.key().join(" + ")
-                        ),
-                    )],
-                );
-                return true;
-            }
-            match crate::db::write_transaction(conn, |conn| apply::row(conn, &ctx, kind, &row)) {
-                Ok(Outcome::Inserted) => summary.inserted += 1,
-                Ok(Outcome::Updated) => summary.updated += 1,
-                Ok(Outcome::Unchanged) => summary.unchanged += 1,
-                Err(e) => match row_errors(conn, &ctx, kind, &row, e) {
-                    Ok(problems) => errors.add(record.row, problems),
-                    Err(e) => {
-                        fatal = Some(e);
-                        return false;
-                    }
-                },
-            }
-            true
         });
-        if let Some(e) = fatal.take() {
+        if let Some(e) = fatal {
             return Err(Stop::Failed(e));
         }
         if let Err(e) = read {
             unreadable = Some(e);
             return Err(Stop::Rejected);
         }
-        if errors.total > 0 {
+        importer.flush(conn)?;
+        if importer.errors.total > 0 {
             Err(Stop::Rejected)
         } else if dry_run {
             Err(Stop::DryRun)
@@ -244,6 +306,9 @@ pub fn run<R: Read>(
             Ok(())
         }
     });
+    let Importer {
+        summary, errors, ..
+    } = importer;
     match result {
         Ok(()) | Err(Stop::DryRun) => Ok(summary),
         Err(Stop::Failed(e)) => Err(e),

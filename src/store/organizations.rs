@@ -157,6 +157,18 @@ pub fn find_visible(conn: &mut DbConn, vis: Visibility, code: &str) -> Result<Or
         .ok_or_else(|| Error::not_found(format!("Organisation {code} was not found.")))
 }
 
+/// The organisations among `codes` that the caller may see (the others are left out).
+pub fn find_visible_many(
+    conn: &mut DbConn,
+    vis: Visibility,
+    codes: &[String],
+) -> Result<Vec<OrgRow>> {
+    Ok(restrict(orgs::table.into_boxed(), vis)
+        .filter(orgs::code.eq_any(codes.to_vec()))
+        .select(OrgRow::as_select())
+        .load(conn)?)
+}
+
 /// Like [`find_visible`], but a missing reference in a request body is a 422 on `field`.
 fn find_reference(
     conn: &mut DbConn,

@@ -98,103 +98,264 @@ pub struct NewMember {
 
 pub fn create(conn: &mut DbConn, vis: Visibility, new: NewMember, by: &str) -> Result<Member> {
     crate::db::write_transaction(conn, |conn| {
-        let taken: i64 = members::table
-            .filter(members::profile_number.eq(&new.profile_number))
-            .count()
-            .get_result(conn)?;
-        if taken > 0 {
+        let id = create_many(conn, vis, vec![new], by)?.remove(0)?;
+        reload(conn, id)
+    })
+}
+
+/// Rows per multi-row INSERT: 17 columns × 500 stays far below either engine's limit of
+/// bound parameters.
+const INSERT_CHUNK: usize = 500;
+
+/// A new member who passed every check, with what was looked up for them.
+struct Admitted {
+    new: NewMember,
+    org: (i64, String),
+    since: NaiveDate,
+    official_on: Option<NaiveDate>,
+}
+
+/// Admits `news` (kết nạp): the checks of each are those of a single admission, looked up for
+/// the whole batch in a few queries, and the good ones are written with multi-row inserts.
+/// The answer has one result per member, in order: the new id, or why that member was
+/// refused (the others are written all the same; callers that need all or nothing roll back).
+/// The single-record API admits a batch of one, so there is one way in.
+pub fn create_many(
+    conn: &mut DbConn,
+    vis: Visibility,
+    news: Vec<NewMember>,
+    by: &str,
+) -> Result<Vec<Result<i64>>> {
+    crate::db::write_transaction(conn, |conn| {
+        let numbers: Vec<&String> = news.iter().map(|n| &n.profile_number).collect();
+        let taken: HashSet<String> = members::table
+            .filter(members::profile_number.eq_any(&numbers))
+            .select(members::profile_number)
+            .load::<String>(conn)?
+            .into_iter()
+            .collect();
+        let cards: Vec<&String> = news.iter().filter_map(|n| n.card_number.as_ref()).collect();
+        let mut cards_taken: HashSet<String> = if cards.is_empty() {
+            HashSet::new()
+        } else {
+            members::table
+                .filter(members::card_number.eq_any(&cards))
+                .select(members::card_number.assume_not_null())
+                .load::<String>(conn)?
+                .into_iter()
+                .collect()
+        };
+        let mut codes: Vec<String> = news.iter().map(|n| n.organization_code.clone()).collect();
+        codes.sort();
+        codes.dedup();
+        let orgs: HashMap<String, OrgRow> =
+            crate::store::organizations::find_visible_many(conn, vis, &codes)?
+                .into_iter()
+                .map(|o| (o.code.clone(), o))
+                .collect();
+
+        let mut results: Vec<Result<i64>> = Vec::with_capacity(news.len());
+        let mut admitted: Vec<(usize, Admitted)> = Vec::new();
+        for (i, new) in news.into_iter().enumerate() {
+            match check_new(new, &taken, &mut cards_taken, &orgs) {
+                Ok(a) => {
+                    admitted.push((i, a));
+                    results.push(Ok(0));
+                }
+                Err(e) => results.push(Err(e)),
+            }
+        }
+        for chunk in admitted.chunks(INSERT_CHUNK) {
+            let ids = insert_admitted(conn, chunk, by)?;
+            for ((i, _), id) in chunk.iter().zip(ids) {
+                results[*i] = Ok(id);
+            }
+        }
+        Ok(results)
+    })
+}
+
+/// Every check of one admission, against what the batch looked up.
+fn check_new(
+    new: NewMember,
+    taken: &HashSet<String>,
+    cards_taken: &mut HashSet<String>,
+    orgs: &HashMap<String, OrgRow>,
+) -> Result<Admitted> {
+    if taken.contains(&new.profile_number) {
+        return Err(Error::invalid(
+            "profile_number",
+            "member.profile_number_taken",
+            format!(
+                "A member with profile number {} exists already.",
+                new.profile_number
+            ),
+        ));
+    }
+    if let Some(card) = &new.card_number {
+        // Taken by a recorded member, or by an earlier one of the same batch.
+        if !cards_taken.insert(card.clone()) {
             return Err(Error::invalid(
-                "profile_number",
-                "member.profile_number_taken",
-                format!(
-                    "A member with profile number {} exists already.",
-                    new.profile_number
-                ),
+                "card_number",
+                "member.card_number_taken",
+                "Another member holds this card number.",
             ));
         }
-        check_card_free(conn, &new.card_number, None)?;
-        rules::check_dates(new.born_on, new.admitted_on, new.ceremony_on)?;
-        rules::check_admission_age(new.born_on, new.admitted_on, new.override_reason.is_some())?;
-        let since = new.organization_since.unwrap_or(new.admitted_on);
-        rules::check_after_admission(new.admitted_on, since, "organization_since")?;
-        let org = branch_for(
-            conn,
-            vis,
-            &new.organization_code,
-            since,
+    }
+    rules::check_dates(new.born_on, new.admitted_on, new.ceremony_on)?;
+    rules::check_admission_age(new.born_on, new.admitted_on, new.override_reason.is_some())?;
+    let since = new.organization_since.unwrap_or(new.admitted_on);
+    rules::check_after_admission(new.admitted_on, since, "organization_since")?;
+    let org = orgs.get(&new.organization_code).ok_or_else(|| {
+        Error::invalid(
             "organization_code",
-        )?;
-        let official_on = match new.official_on {
-            Some(requested) => Some(rules::check_recognition(
-                new.ceremony_on,
-                false,
-                Some(requested),
-                crate::time::today(),
-            )?),
-            None => None,
-        };
-        if let Some(from) = new.exempt_since {
-            rules::check_after_admission(new.admitted_on, from, "exempt_since")?;
-        }
+            "member.organization_not_found",
+            format!(
+                "There is no organisation with code {}.",
+                new.organization_code
+            ),
+        )
+    })?;
+    rules::check_branch(
+        &org.code,
+        org.kind().is_branch(),
+        org.lifetime().exists_on(since),
+        "organization_code",
+    )?;
+    let official_on = match new.official_on {
+        Some(requested) => Some(rules::check_recognition(
+            new.ceremony_on,
+            false,
+            Some(requested),
+            crate::time::today(),
+        )?),
+        None => None,
+    };
+    if let Some(from) = new.exempt_since {
+        rules::check_after_admission(new.admitted_on, from, "exempt_since")?;
+    }
+    Ok(Admitted {
+        org: (org.id, org.code.clone()),
+        since,
+        official_on,
+        new,
+    })
+}
 
-        let now = crate::time::now();
-        let id: i64 = diesel::insert_into(members::table)
-            .values((
-                members::profile_number.eq(&new.profile_number),
-                members::card_number.eq(&new.card_number),
-                members::full_name.eq(&new.full_name),
-                members::search_name.eq(text::search_key(&new.full_name)),
-                members::sort_key.eq(text::vietnamese_name_key(&new.full_name)),
-                members::gender.eq(new.gender.as_str()),
-                members::born_on.eq(new.born_on),
-                members::ethnicity.eq(&new.ethnicity),
-                members::religion.eq(&new.religion),
-                members::national_id.eq(&new.national_id),
-                members::organization_id.eq(org.id),
-                members::admitted_on.eq(new.admitted_on),
-                members::ceremony_on.eq(new.ceremony_on),
-                members::official_on.eq(official_on),
+/// Writes admitted members, their first memberships, exemptions and history; their ids in
+/// order.
+fn insert_admitted(conn: &mut DbConn, chunk: &[(usize, Admitted)], by: &str) -> Result<Vec<i64>> {
+    let now = crate::time::now();
+    let rows: Vec<_> = chunk
+        .iter()
+        .map(|(_, a)| {
+            let n = &a.new;
+            (
+                members::profile_number.eq(n.profile_number.clone()),
+                members::card_number.eq(n.card_number.clone()),
+                members::full_name.eq(n.full_name.clone()),
+                members::search_name.eq(text::search_key(&n.full_name)),
+                members::sort_key.eq(text::vietnamese_name_key(&n.full_name)),
+                members::gender.eq(n.gender.as_str()),
+                members::born_on.eq(n.born_on),
+                members::ethnicity.eq(n.ethnicity.clone()),
+                members::religion.eq(n.religion.clone()),
+                members::national_id.eq(n.national_id.clone()),
+                members::organization_id.eq(a.org.0),
+                members::admitted_on.eq(n.admitted_on),
+                members::ceremony_on.eq(n.ceremony_on),
+                members::official_on.eq(a.official_on),
                 members::version.eq(1i64),
                 members::created_at.eq(now),
                 members::updated_at.eq(now),
-            ))
-            .returning(members::id)
-            .get_result(conn)?;
-        diesel::insert_into(memberships::table)
-            .values((
-                memberships::member_id.eq(id),
-                memberships::organization_id.eq(org.id),
+            )
+        })
+        .collect();
+    crate::with_backend!(conn, |c| diesel::insert_into(members::table)
+        .values(rows)
+        .execute(c))?;
+    let numbers: Vec<&String> = chunk.iter().map(|(_, a)| &a.new.profile_number).collect();
+    let ids: HashMap<String, i64> = members::table
+        .filter(members::profile_number.eq_any(&numbers))
+        .select((members::profile_number, members::id))
+        .load::<(String, i64)>(conn)?
+        .into_iter()
+        .collect();
+    let ids: Vec<i64> = numbers.iter().map(|n| ids[*n]).collect();
+
+    let spans: Vec<_> = chunk
+        .iter()
+        .zip(&ids)
+        .map(|((_, a), id)| {
+            (
+                memberships::member_id.eq(*id),
+                memberships::organization_id.eq(a.org.0),
                 memberships::kind.eq(MembershipKind::Official.as_str()),
-                memberships::valid_from.eq(since),
-            ))
-            .execute(conn)?;
-        record(
-            conn,
-            id,
-            new.admitted_on,
+                memberships::valid_from.eq(a.since),
+            )
+        })
+        .collect();
+    crate::with_backend!(conn, |c| diesel::insert_into(memberships::table)
+        .values(spans)
+        .execute(c))?;
+    let exempt: Vec<_> = chunk
+        .iter()
+        .zip(&ids)
+        .filter_map(|((_, a), id)| {
+            a.new.exempt_since.map(|from| {
+                (
+                    exemptions::member_id.eq(*id),
+                    exemptions::starts_on.eq(from),
+                )
+            })
+        })
+        .collect();
+    if !exempt.is_empty() {
+        crate::with_backend!(conn, |c| diesel::insert_into(exemptions::table)
+            .values(exempt)
+            .execute(c))?;
+    }
+    let mut history: Vec<(i64, NaiveDate, &str, Value)> = Vec::new();
+    for ((_, a), id) in chunk.iter().zip(&ids) {
+        history.push((
+            *id,
+            a.new.admitted_on,
             "admitted",
-            json!({"organization_code": org.code, "organization_since": since,
-                   "ceremony_on": new.ceremony_on, "override_reason": new.override_reason}),
-            by,
-        )?;
-        if let Some(official) = official_on {
-            record(
-                conn,
-                id,
+            json!({"organization_code": a.org.1, "organization_since": a.since,
+                   "ceremony_on": a.new.ceremony_on, "override_reason": a.new.override_reason}),
+        ));
+        if let Some(official) = a.official_on {
+            history.push((
+                *id,
                 official,
                 "recognised",
                 json!({"official_on": official}),
-                by,
-            )?;
+            ));
         }
-        if let Some(from) = new.exempt_since {
-            diesel::insert_into(exemptions::table)
-                .values((exemptions::member_id.eq(id), exemptions::starts_on.eq(from)))
-                .execute(conn)?;
-            record(conn, id, from, "exempted", json!({"starts_on": from}), by)?;
+        if let Some(from) = a.new.exempt_since {
+            history.push((*id, from, "exempted", json!({"starts_on": from})));
         }
-        reload(conn, id)
-    })
+    }
+    let recorded_at = crate::time::now();
+    for part in history.chunks(INSERT_CHUNK) {
+        let rows: Vec<_> = part
+            .iter()
+            .map(|(id, on, kind, details)| {
+                (
+                    events::member_id.eq(*id),
+                    events::occurred_on.eq(*on),
+                    events::kind.eq(*kind),
+                    events::details.eq(details.to_string()),
+                    events::recorded_at.eq(recorded_at),
+                    events::recorded_by.eq(by),
+                )
+            })
+            .collect();
+        crate::with_backend!(conn, |c| diesel::insert_into(events::table)
+            .values(rows)
+            .execute(c))?;
+    }
+    Ok(ids)
 }
 
 /// Changes to a member's own data. `Some(None)` clears an optional field.

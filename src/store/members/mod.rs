@@ -8,7 +8,7 @@
 //! one for members who left). It decides who may see them; the memberships table decides
 //! where they were on any past day.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
