@@ -1,4 +1,5 @@
-//! The `party-records` command: serve (the default), migrate, create-user, openapi.
+//! The `party-records` command: serve (the default), migrate, create-user, openapi, bench,
+//! and the clients of a running server: import, export.
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
@@ -9,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use party_records::auth::password::hash_password;
 use party_records::config::{self, Settings};
 use party_records::domain::{text, Role};
-use party_records::{db, store, telemetry, Application};
+use party_records::{client, db, store, telemetry, Application};
 
 #[derive(Parser)]
 #[command(
@@ -51,6 +52,21 @@ struct ServeArgs {
     workers: Option<usize>,
 }
 
+/// Where the server is and who is calling, for `import` and `export`.
+#[derive(Args)]
+struct Remote {
+    /// The server, e.g. http://127.0.0.1:8080.
+    #[arg(
+        long,
+        env = "PARTY_RECORDS_SERVER",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    server: String,
+    /// An access token or an API key (prk_…).
+    #[arg(long, env = "PARTY_RECORDS_TOKEN", hide_env_values = true)]
+    token: String,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Serve the API (the default).
@@ -72,6 +88,40 @@ enum Command {
     },
     /// Print the OpenAPI description of the API.
     Openapi,
+    /// Send a file to a running server's bulk import (exit 0: imported; 1: rows rejected,
+    /// printed as a table; 2: usage or connection error).
+    Import {
+        /// organizations, members, positions, transfers, member-ratings, organization-ratings,
+        /// disciplinary-actions, insignia-awards or admission-targets.
+        #[arg(long)]
+        kind: String,
+        /// The file: .csv, .json (an array of objects) or .ndjson.
+        file: PathBuf,
+        /// Check every row and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// upsert (the default) or insert (existing keys are errors).
+        #[arg(long, default_value = "upsert")]
+        mode: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Fetch a kind of record from a running server, in the import's columns.
+    Export {
+        #[arg(long)]
+        kind: String,
+        /// Only this organisation's subtree.
+        #[arg(long)]
+        under: Option<String>,
+        /// csv, json or ndjson.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// Load a generated province into a fresh database and time the workloads (BENCHMARKS.md).
     Bench {
         /// sqlite or postgres.
@@ -114,10 +164,53 @@ fn main() -> ExitCode {
             print!("{}", party_records::api::openapi_yaml());
             Ok(())
         }
+        Command::Import {
+            kind,
+            file,
+            dry_run,
+            mode,
+            remote,
+        } => {
+            return client_exit(client::import(
+                &remote.server,
+                &remote.token,
+                &kind,
+                &file,
+                dry_run,
+                &mode,
+            ))
+        }
+        Command::Export {
+            kind,
+            under,
+            format,
+            output,
+            remote,
+        } => {
+            return client_exit(client::export(
+                &remote.server,
+                &remote.token,
+                &kind,
+                under.as_deref(),
+                &format,
+                output.as_deref(),
+            ))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn client_exit(result: Result<(), client::Failure>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(client::Failure::Rejected) => ExitCode::from(1),
+        Err(client::Failure::Usage(message)) => {
             eprintln!("error: {message}");
             ExitCode::from(2)
         }

@@ -186,7 +186,10 @@ const MEMBER_FIELDS: &[&str] = &[
 type Leave = Option<(LeaveReason, NaiveDate)>;
 
 /// A member row read into the single-record API's admission, and the departure it states.
-fn prepare_member(
+pub type PreparedMember = (NewMember, Leave);
+
+/// A member row read into the single-record API's admission, and the departure it states.
+pub fn prepare_member(
     ctx: &Context,
     row: &Row,
 ) -> Result<(NewMember, Option<(LeaveReason, NaiveDate)>)> {
@@ -220,45 +223,36 @@ fn prepare_member(
 pub fn member_batch(
     conn: &mut DbConn,
     ctx: &Context,
-    rows: Vec<Row>,
+    batch: Vec<(Row, Result<PreparedMember>)>,
 ) -> Result<Vec<(Row, Result<Outcome>)>> {
-    let prepared: Vec<_> = rows.iter().map(|row| prepare_member(ctx, row)).collect();
-    let numbers: Vec<&String> = prepared
-        .iter()
-        .filter_map(|p| p.as_ref().ok().map(|(new, _)| &new.profile_number))
-        .collect();
-    let recorded: std::collections::HashSet<String> = members::table
-        .filter(members::profile_number.eq_any(&numbers))
-        .select(members::profile_number)
-        .load::<String>(conn)?
-        .into_iter()
-        .collect();
+    let (rows, prepared): (Vec<Row>, Vec<_>) = batch.into_iter().unzip();
     let mut results: Vec<Option<Result<Outcome>>> = Vec::with_capacity(rows.len());
-    let mut fresh: Vec<(usize, NewMember, Leave)> = Vec::new();
+    let mut slots = Vec::new();
+    let mut news = Vec::new();
     for (i, p) in prepared.into_iter().enumerate() {
         match p {
             Err(e) => results.push(Some(Err(e))),
-            Ok((new, _)) if recorded.contains(&new.profile_number) => results.push(None),
             Ok((new, leave)) => {
-                results.push(Some(Ok(Outcome::Inserted)));
-                fresh.push((i, new, leave));
+                results.push(None);
+                slots.push((i, new.profile_number.clone(), leave));
+                news.push(new);
             }
         }
     }
-    let (slots, news): (Vec<_>, Vec<_>) = fresh
-        .iter()
-        .map(|(i, new, leave)| ((*i, new.profile_number.clone(), *leave), new.clone()))
-        .unzip();
     let admitted = member_store::create_many(conn, ctx.vis, news, &ctx.by)?;
     for ((i, pn, leave), result) in slots.into_iter().zip(admitted) {
-        results[i] = Some(match (result, leave) {
-            (Err(e), _) => Err(e),
-            (Ok(_), None) => Ok(Outcome::Inserted),
-            (Ok(_), Some((reason, on))) => crate::db::savepoint(conn, |conn| {
-                member_store::leave_recorded(conn, ctx.vis, &pn, reason, on, &ctx.by)
-            })
-            .map(|_| Outcome::Inserted),
-        });
+        results[i] = match (result, leave) {
+            // A recorded member: compared and updated one by one, below.
+            (Err(e), _) if is_taken(&e) => None,
+            (Err(e), _) => Some(Err(e)),
+            (Ok(_), None) => Some(Ok(Outcome::Inserted)),
+            (Ok(_), Some((reason, on))) => Some(
+                crate::db::savepoint(conn, |conn| {
+                    member_store::leave_recorded(conn, ctx.vis, &pn, reason, on, &ctx.by)
+                })
+                .map(|_| Outcome::Inserted),
+            ),
+        };
     }
     Ok(rows
         .into_iter()
@@ -266,12 +260,16 @@ pub fn member_batch(
         .map(|(row, result)| {
             let result = match result {
                 Some(r) => r,
-                // A recorded member: compared and updated one by one.
                 None => crate::db::savepoint(conn, |conn| member(conn, ctx, &row)),
             };
             (row, result)
         })
         .collect())
+}
+
+/// The admission was refused because the profile number is recorded: the row is an update.
+fn is_taken(e: &Error) -> bool {
+    matches!(e, Error::Unprocessable(list) if list.iter().any(|f| f.code == "member.profile_number_taken"))
 }
 
 fn member(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {

@@ -142,56 +142,57 @@ impl From<diesel::result::Error> for Stop {
 
 /// Member rows are written this many at a time (`store::members::create_many`): the checks
 /// look up the whole batch at once and the inserts are multi-row.
-const MEMBER_BATCH: usize = 500;
+const MEMBER_BATCH: usize = 1000;
 
-/// The state of one import while its rows stream through.
-struct Importer<'a> {
-    ctx: apply::Context<'a>,
+/// What the reading thread hands to the writing one.
+enum Item {
+    /// A row ready to write; member rows come with their admission prepared.
+    Row(columns::Row, Option<Box<Result<apply::PreparedMember>>>),
+    /// A record that cannot be written, with its problems (row 0: the CSV header).
+    Failed(usize, Vec<FieldError>),
+    /// A record left out because the CSV header is broken (counted, not reported again).
+    Skipped,
+}
+
+/// The pure half of an import, on its own thread: reading records, checking columns, typing
+/// cells, finding keys given twice, and for members preparing the admission. None of it
+/// needs the database, so it overlaps with the writes.
+struct Parser<'a> {
+    ctx: &'a apply::Context<'a>,
     kind: Kind,
     format: Format,
-    summary: Summary,
-    errors: RowErrors,
     /// 64-bit hashes of the keys seen: 40 MB for a national file of 5 million rows, where the
     /// keys themselves would take several times that.
     seen: HashSet<u64>,
     header_broken: bool,
-    /// Member rows waiting for their batch.
-    pending: Vec<columns::Row>,
 }
 
-impl Importer<'_> {
-    /// Takes one record; an error only when the import cannot go on (the database went away).
-    fn take(&mut self, conn: &mut DbConn, record: records::Record) -> Result<()> {
-        self.summary.rows += 1;
+impl Parser<'_> {
+    fn parse(&mut self, record: records::Record) -> Item {
         // A CSV header is checked once, and its problems reported on row 0 (the header);
         // each JSON object names its own fields.
         if self.header_broken {
-            return Ok(());
+            return Item::Skipped;
         }
         if self.format != Format::Csv || record.row == 1 {
             let problems = columns::check_columns(self.kind, &record.keys);
             if !problems.is_empty() {
                 if self.format == Format::Csv {
                     self.header_broken = true;
-                    self.errors.add(0, problems);
-                } else {
-                    self.errors.add(record.row, problems);
+                    return Item::Failed(0, problems);
                 }
-                return Ok(());
+                return Item::Failed(record.row, problems);
             }
         }
         let row = match columns::typed(self.kind, &record) {
             Ok(row) => row,
-            Err(problems) => {
-                self.errors.add(record.row, problems);
-                return Ok(());
-            }
+            Err(problems) => return Item::Failed(record.row, problems),
         };
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         row.key(self.kind).hash(&mut hasher);
         if !self.seen.insert(hasher.finish()) {
             let kind = self.kind;
-            self.errors.add(
+            return Item::Failed(
                 record.row,
                 vec![FieldError::new(
                     kind.key()[0],
@@ -202,19 +203,47 @@ impl Importer<'_> {
                     ),
                 )],
             );
-            return Ok(());
         }
-        if self.kind == Kind::Members {
-            self.pending.push(row);
-            if self.pending.len() >= MEMBER_BATCH {
-                self.flush(conn)?;
+        let prepared =
+            (self.kind == Kind::Members).then(|| Box::new(apply::prepare_member(self.ctx, &row)));
+        Item::Row(row, prepared)
+    }
+}
+
+/// The writing half of an import: the database work, row by row or (members) batch by batch.
+struct Writer<'a> {
+    ctx: &'a apply::Context<'a>,
+    kind: Kind,
+    summary: Summary,
+    errors: RowErrors,
+    /// Member rows waiting for their batch.
+    pending: Vec<(columns::Row, Result<apply::PreparedMember>)>,
+}
+
+impl Writer<'_> {
+    /// Takes one item; an error only when the import cannot go on (the database went away).
+    fn take(&mut self, conn: &mut DbConn, item: Item) -> Result<()> {
+        self.summary.rows += 1;
+        match item {
+            Item::Skipped => Ok(()),
+            Item::Failed(row, problems) => {
+                self.errors.add(row, problems);
+                Ok(())
             }
-            return Ok(());
+            Item::Row(row, Some(prepared)) => {
+                self.pending.push((row, *prepared));
+                if self.pending.len() >= MEMBER_BATCH {
+                    self.flush(conn)?;
+                }
+                Ok(())
+            }
+            Item::Row(row, None) => {
+                // Each row in a savepoint: a row that fails leaves nothing behind.
+                let result =
+                    crate::db::savepoint(conn, |conn| apply::row(conn, self.ctx, self.kind, &row));
+                self.tally(conn, &row, result)
+            }
         }
-        // Each row in a savepoint: a row that fails leaves nothing behind.
-        let result =
-            crate::db::savepoint(conn, |conn| apply::row(conn, &self.ctx, self.kind, &row));
-        self.tally(conn, &row, result)
     }
 
     /// Writes the member rows waiting for their batch.
@@ -223,7 +252,7 @@ impl Importer<'_> {
         if rows.is_empty() {
             return Ok(());
         }
-        for (row, result) in apply::member_batch(conn, &self.ctx, rows)? {
+        for (row, result) in apply::member_batch(conn, self.ctx, rows)? {
             self.tally(conn, &row, result)?;
         }
         Ok(())
@@ -240,7 +269,7 @@ impl Importer<'_> {
             Ok(Outcome::Updated) => self.summary.updated += 1,
             Ok(Outcome::Unchanged) => self.summary.unchanged += 1,
             Err(e) => {
-                let problems = row_errors(conn, &self.ctx, self.kind, row, e)?;
+                let problems = row_errors(conn, self.ctx, self.kind, row, e)?;
                 self.errors.add(row.number, problems);
             }
         }
@@ -248,8 +277,11 @@ impl Importer<'_> {
     }
 }
 
+/// Items in flight between the reading and the writing thread.
+const IN_FLIGHT: usize = 2 * MEMBER_BATCH;
+
 /// Imports `body` as `options.kind` for `caller`, in one transaction.
-pub fn run<R: Read>(
+pub fn run<R: Read + Send>(
     conn: &mut DbConn,
     caller: &Caller,
     options: Options,
@@ -261,54 +293,70 @@ pub fn run<R: Read>(
         mode,
         dry_run,
     } = options;
-    let mut importer = Importer {
-        ctx: apply::Context {
-            caller,
-            vis: caller.visibility(),
-            mode,
-            by: caller.username.clone(),
-        },
+    let ctx = apply::Context {
+        caller,
+        vis: caller.visibility(),
+        mode,
+        by: caller.username.clone(),
+    };
+    let mut writer = Writer {
+        ctx: &ctx,
         kind,
-        format,
         summary: Summary {
             kind: kind.as_str().into(),
             dry_run,
             ..Summary::default()
         },
         errors: RowErrors::default(),
-        seen: HashSet::new(),
-        header_broken: false,
         pending: Vec::new(),
     };
     let mut unreadable: Option<ReadError> = None;
-    let result = crate::db::write_transaction::<_, Stop, _>(conn, |conn| {
-        let mut fatal: Option<Error> = None;
-        let read = records::read(format, body, |record| match importer.take(conn, record) {
-            Ok(()) => true,
-            Err(e) => {
-                fatal = Some(e);
-                false
-            }
+    let result = std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Item>(IN_FLIGHT);
+        let ctx = &ctx;
+        let reading = scope.spawn(move || {
+            let mut parser = Parser {
+                ctx,
+                kind,
+                format,
+                seen: HashSet::new(),
+                header_broken: false,
+            };
+            // A closed channel means the writer stopped (a fatal error): stop reading too.
+            records::read(format, body, |record| tx.send(parser.parse(record)).is_ok())
         });
-        if let Some(e) = fatal {
-            return Err(Stop::Failed(e));
-        }
-        if let Err(e) = read {
-            unreadable = Some(e);
-            return Err(Stop::Rejected);
-        }
-        importer.flush(conn)?;
-        if importer.errors.total > 0 {
-            Err(Stop::Rejected)
-        } else if dry_run {
-            Err(Stop::DryRun)
-        } else {
-            Ok(())
-        }
+        crate::db::write_transaction::<_, Stop, _>(conn, |conn| {
+            let mut fatal: Option<Error> = None;
+            for item in rx.iter() {
+                if let Err(e) = writer.take(conn, item) {
+                    fatal = Some(e);
+                    break;
+                }
+            }
+            drop(rx);
+            let read = reading
+                .join()
+                .map_err(|_| Error::Internal("the import's reading thread panicked".into()))?;
+            if let Some(e) = fatal {
+                return Err(Stop::Failed(e));
+            }
+            if let Err(e) = read {
+                unreadable = Some(e);
+                return Err(Stop::Rejected);
+            }
+            writer.flush(conn)?;
+            if writer.errors.total > 0 {
+                Err(Stop::Rejected)
+            } else if dry_run {
+                Err(Stop::DryRun)
+            } else {
+                Ok(())
+            }
+        })
     });
-    let Importer {
+    let Writer {
         summary, errors, ..
-    } = importer;
+    } = writer;
     match result {
         Ok(()) | Err(Stop::DryRun) => Ok(summary),
         Err(Stop::Failed(e)) => Err(e),
@@ -334,7 +382,7 @@ pub fn run<R: Read>(
 /// row's fault (the database went away) stop the import.
 fn row_errors(
     conn: &mut DbConn,
-    ctx: &apply::Context,
+    ctx: &apply::Context<'_>,
     kind: Kind,
     row: &columns::Row,
     error: Error,

@@ -217,3 +217,105 @@ async fn first_start_bootstrap_private_logs_and_graceful_shutdown() {
         assert!(line.contains("request_id"), "{line}");
     }
 }
+
+/// `party-records import` and `export` against a running server: exit 0 with the counts, 1
+/// with the rejected rows as a table, 2 on usage and connection errors; personal data of an
+/// imported file stays out of the logs.
+#[tokio::test]
+async fn import_and_export_from_the_command_line() {
+    let (_db, url) = TestDb::create();
+    assert!(create_admin(&url, "the first admin password")
+        .status
+        .success());
+    let server = serve(&url);
+    let login: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/auth/login", server.address))
+        .json(&json!({"username": "admin", "password": "the first admin password"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["access_token"].as_str().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let orgs = dir.path().join("organizations.csv");
+    std::fs::write(
+        &orgs,
+        "code,name,kind,parent_code,established_on\nHG,Đảng bộ tỉnh,provincial_committee,,2004-01-01\nCB,Chi bộ,grassroots_branch,HG,2004-01-01\n",
+    )
+    .unwrap();
+    let members = dir.path().join("members.ndjson");
+    std::fs::write(
+        &members,
+        "{\"profile_number\": \"HG-1\", \"full_name\": \"Nguyễn Thị Hoa\", \"gender\": \"nữ\", \"born_on\": \"23/04/1987\", \"national_id\": \"093187004567\", \"organization_code\": \"CB\", \"admitted_on\": \"2015-05-19\"}\n",
+    )
+    .unwrap();
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "organization_code,year,target\nCB,2024,3\nNOPE,2024,1\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args)
+            .env("PARTY_RECORDS_SERVER", &server.address)
+            .env("PARTY_RECORDS_TOKEN", &token)
+            .output()
+            .unwrap()
+    };
+    let path = |p: &std::path::Path| p.to_str().unwrap().to_string();
+
+    let dry = run(&[
+        "import",
+        "--kind",
+        "organizations",
+        &path(&orgs),
+        "--dry-run",
+    ]);
+    assert_eq!(dry.status.code(), Some(0), "{dry:?}");
+    assert!(String::from_utf8_lossy(&dry.stdout).contains("dry run"));
+    let done = run(&["import", "--kind", "organizations", &path(&orgs)]);
+    assert_eq!(done.status.code(), Some(0), "{done:?}");
+    assert!(String::from_utf8_lossy(&done.stdout).contains("2 inserted"));
+    let done = run(&["import", "--kind", "members", &path(&members)]);
+    assert_eq!(done.status.code(), Some(0), "{done:?}");
+
+    let rejected = run(&["import", "--kind", "admission-targets", &path(&bad)]);
+    assert_eq!(rejected.status.code(), Some(1), "{rejected:?}");
+    let table = String::from_utf8_lossy(&rejected.stdout);
+    assert!(
+        table.contains("admission_target.organization_not_found") && table.contains("      2"),
+        "{table}"
+    );
+
+    let out = dir.path().join("out.csv");
+    let exported = run(&["export", "--kind", "members", "--output", &path(&out)]);
+    assert_eq!(exported.status.code(), Some(0), "{exported:?}");
+    let csv = std::fs::read_to_string(&out).unwrap();
+    assert!(csv.starts_with("profile_number,"), "{csv}");
+    assert!(csv.contains("HG-1,") && csv.contains("1987-04-23"), "{csv}");
+    let to_stdout = run(&["export", "--kind", "organizations", "--format", "ndjson"]);
+    assert_eq!(to_stdout.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&to_stdout.stdout).lines().count(),
+        2
+    );
+
+    // Usage and connection errors.
+    let unknown = run(&["import", "--kind", "members", "members.txt"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    let mut away = Command::new(BIN);
+    let away = away
+        .args(["import", "--kind", "organizations", &path(&orgs)])
+        .args(["--server", "http://127.0.0.1:9", "--token", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(away.status.code(), Some(2), "{away:?}");
+
+    let (_, logs) = server.stop();
+    for secret in ["093187004567", "1987-04-23", "23/04/1987"] {
+        assert!(!logs.contains(secret), "{secret} reached the logs");
+    }
+}

@@ -271,17 +271,16 @@ fn insert_admitted(conn: &mut DbConn, chunk: &[(usize, Admitted)], by: &str) -> 
             )
         })
         .collect();
-    crate::with_backend!(conn, |c| diesel::insert_into(members::table)
-        .values(rows)
-        .execute(c))?;
-    let numbers: Vec<&String> = chunk.iter().map(|(_, a)| &a.new.profile_number).collect();
-    let ids: HashMap<String, i64> = members::table
-        .filter(members::profile_number.eq_any(&numbers))
-        .select((members::profile_number, members::id))
-        .load::<(String, i64)>(conn)?
-        .into_iter()
+    let inserted: Vec<(i64, String)> =
+        crate::with_backend!(conn, |c| diesel::insert_into(members::table)
+            .values(rows)
+            .returning((members::id, members::profile_number))
+            .get_results(c))?;
+    let ids: HashMap<String, i64> = inserted.into_iter().map(|(id, pn)| (pn, id)).collect();
+    let ids: Vec<i64> = chunk
+        .iter()
+        .map(|(_, a)| ids[&a.new.profile_number])
         .collect();
-    let ids: Vec<i64> = numbers.iter().map(|n| ids[*n]).collect();
 
     let spans: Vec<_> = chunk
         .iter()
