@@ -41,6 +41,23 @@ macro_rules! with_backend {
     };
 }
 
+/// Inserts many rows of one table (`$rows`: a slice of an `Insertable` struct with
+/// `treat_none_as_default_value = false`) as fast as the engine allows: `COPY … FROM STDIN
+/// (FORMAT binary)` on PostgreSQL, one multi-row `INSERT` on SQLite (keep the slice small
+/// enough for SQLite's limit of bound parameters).
+#[macro_export]
+macro_rules! bulk_insert {
+    ($conn:expr, $table:expr, $rows:expr) => {{
+        use diesel::RunQueryDsl as _;
+        match $conn {
+            $crate::db::DbConn::Postgres(c) => {
+                diesel::copy_from($table).from_insertable($rows).execute(c)
+            }
+            $crate::db::DbConn::Sqlite(c) => diesel::insert_into($table).values($rows).execute(c),
+        }
+    }};
+}
+
 /// Raw SQL with numbered parameters for the connection's engine. PostgreSQL takes `$1`, `$2`…
 /// SQLite reads `$1` as a *name* and numbers names by first appearance, so a query that uses
 /// `$2` before `$1` would bind the wrong values there; its `?1`, `?2`… keep the numbers.

@@ -244,79 +244,130 @@ fn check_new(
 
 /// Writes admitted members, their first memberships, exemptions and history; their ids in
 /// order.
+#[derive(Insertable)]
+#[diesel(table_name = members, treat_none_as_default_value = false)]
+struct MemberInsert<'a> {
+    profile_number: &'a str,
+    card_number: Option<&'a str>,
+    full_name: &'a str,
+    search_name: String,
+    sort_key: String,
+    gender: &'static str,
+    born_on: NaiveDate,
+    ethnicity: Option<&'a str>,
+    religion: Option<&'a str>,
+    national_id: Option<&'a str>,
+    organization_id: i64,
+    admitted_on: NaiveDate,
+    ceremony_on: Option<NaiveDate>,
+    official_on: Option<NaiveDate>,
+    version: i64,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = memberships, treat_none_as_default_value = false)]
+struct MembershipInsert {
+    member_id: i64,
+    organization_id: i64,
+    kind: &'static str,
+    valid_from: NaiveDate,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = exemptions, treat_none_as_default_value = false)]
+struct ExemptionInsert {
+    member_id: i64,
+    starts_on: NaiveDate,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = events, treat_none_as_default_value = false)]
+struct EventInsert<'a> {
+    member_id: i64,
+    occurred_on: NaiveDate,
+    kind: &'static str,
+    details: String,
+    recorded_at: NaiveDateTime,
+    recorded_by: Option<&'a str>,
+}
+
+/// Writes admitted members, their first memberships, exemptions and history; their ids in
+/// order. Many rows at once (`db::bulk_insert!`: `COPY` on PostgreSQL).
 fn insert_admitted(conn: &mut DbConn, chunk: &[(usize, Admitted)], by: &str) -> Result<Vec<i64>> {
     let now = crate::time::now();
-    let rows: Vec<_> = chunk
+    let rows: Vec<MemberInsert> = chunk
         .iter()
         .map(|(_, a)| {
             let n = &a.new;
-            (
-                members::profile_number.eq(n.profile_number.clone()),
-                members::card_number.eq(n.card_number.clone()),
-                members::full_name.eq(n.full_name.clone()),
-                members::search_name.eq(text::search_key(&n.full_name)),
-                members::sort_key.eq(text::vietnamese_name_key(&n.full_name)),
-                members::gender.eq(n.gender.as_str()),
-                members::born_on.eq(n.born_on),
-                members::ethnicity.eq(n.ethnicity.clone()),
-                members::religion.eq(n.religion.clone()),
-                members::national_id.eq(n.national_id.clone()),
-                members::organization_id.eq(a.org.0),
-                members::admitted_on.eq(n.admitted_on),
-                members::ceremony_on.eq(n.ceremony_on),
-                members::official_on.eq(a.official_on),
-                members::version.eq(1i64),
-                members::created_at.eq(now),
-                members::updated_at.eq(now),
-            )
+            MemberInsert {
+                profile_number: &n.profile_number,
+                card_number: n.card_number.as_deref(),
+                full_name: &n.full_name,
+                search_name: text::search_key(&n.full_name),
+                sort_key: text::vietnamese_name_key(&n.full_name),
+                gender: n.gender.as_str(),
+                born_on: n.born_on,
+                ethnicity: n.ethnicity.as_deref(),
+                religion: n.religion.as_deref(),
+                national_id: n.national_id.as_deref(),
+                organization_id: a.org.0,
+                admitted_on: n.admitted_on,
+                ceremony_on: n.ceremony_on,
+                official_on: a.official_on,
+                version: 1,
+                created_at: now,
+                updated_at: now,
+            }
         })
         .collect();
-    let inserted: Vec<(i64, String)> =
-        crate::with_backend!(conn, |c| diesel::insert_into(members::table)
-            .values(rows)
-            .returning((members::id, members::profile_number))
-            .get_results(c))?;
-    let ids: HashMap<String, i64> = inserted.into_iter().map(|(id, pn)| (pn, id)).collect();
-    let ids: Vec<i64> = chunk
-        .iter()
-        .map(|(_, a)| ids[&a.new.profile_number])
+    crate::bulk_insert!(conn, members::table, &rows)?;
+    let numbers: Vec<&str> = rows.iter().map(|r| r.profile_number).collect();
+    let ids: HashMap<String, i64> = members::table
+        .filter(members::profile_number.eq_any(&numbers))
+        .select((members::profile_number, members::id))
+        .load::<(String, i64)>(conn)?
+        .into_iter()
         .collect();
+    let ids: Vec<i64> = numbers.iter().map(|n| ids[*n]).collect();
 
-    let spans: Vec<_> = chunk
+    let spans: Vec<MembershipInsert> = chunk
         .iter()
         .zip(&ids)
-        .map(|((_, a), id)| {
-            (
-                memberships::member_id.eq(*id),
-                memberships::organization_id.eq(a.org.0),
-                memberships::kind.eq(MembershipKind::Official.as_str()),
-                memberships::valid_from.eq(a.since),
-            )
+        .map(|((_, a), id)| MembershipInsert {
+            member_id: *id,
+            organization_id: a.org.0,
+            kind: MembershipKind::Official.as_str(),
+            valid_from: a.since,
         })
         .collect();
-    crate::with_backend!(conn, |c| diesel::insert_into(memberships::table)
-        .values(spans)
-        .execute(c))?;
-    let exempt: Vec<_> = chunk
+    crate::bulk_insert!(conn, memberships::table, &spans)?;
+    let exempt: Vec<ExemptionInsert> = chunk
         .iter()
         .zip(&ids)
         .filter_map(|((_, a), id)| {
-            a.new.exempt_since.map(|from| {
-                (
-                    exemptions::member_id.eq(*id),
-                    exemptions::starts_on.eq(from),
-                )
+            a.new.exempt_since.map(|from| ExemptionInsert {
+                member_id: *id,
+                starts_on: from,
             })
         })
         .collect();
     if !exempt.is_empty() {
-        crate::with_backend!(conn, |c| diesel::insert_into(exemptions::table)
-            .values(exempt)
-            .execute(c))?;
+        crate::bulk_insert!(conn, exemptions::table, &exempt)?;
     }
-    let mut history: Vec<(i64, NaiveDate, &str, Value)> = Vec::new();
+    let mut history: Vec<EventInsert> = Vec::new();
+    let event =
+        |member_id: i64, occurred_on: NaiveDate, kind: &'static str, details: Value| EventInsert {
+            member_id,
+            occurred_on,
+            kind,
+            details: details.to_string(),
+            recorded_at: now,
+            recorded_by: Some(by),
+        };
     for ((_, a), id) in chunk.iter().zip(&ids) {
-        history.push((
+        history.push(event(
             *id,
             a.new.admitted_on,
             "admitted",
@@ -324,7 +375,7 @@ fn insert_admitted(conn: &mut DbConn, chunk: &[(usize, Admitted)], by: &str) -> 
                    "ceremony_on": a.new.ceremony_on, "override_reason": a.new.override_reason}),
         ));
         if let Some(official) = a.official_on {
-            history.push((
+            history.push(event(
                 *id,
                 official,
                 "recognised",
@@ -332,27 +383,11 @@ fn insert_admitted(conn: &mut DbConn, chunk: &[(usize, Admitted)], by: &str) -> 
             ));
         }
         if let Some(from) = a.new.exempt_since {
-            history.push((*id, from, "exempted", json!({"starts_on": from})));
+            history.push(event(*id, from, "exempted", json!({"starts_on": from})));
         }
     }
-    let recorded_at = crate::time::now();
     for part in history.chunks(INSERT_CHUNK) {
-        let rows: Vec<_> = part
-            .iter()
-            .map(|(id, on, kind, details)| {
-                (
-                    events::member_id.eq(*id),
-                    events::occurred_on.eq(*on),
-                    events::kind.eq(*kind),
-                    events::details.eq(details.to_string()),
-                    events::recorded_at.eq(recorded_at),
-                    events::recorded_by.eq(by),
-                )
-            })
-            .collect();
-        crate::with_backend!(conn, |c| diesel::insert_into(events::table)
-            .values(rows)
-            .execute(c))?;
+        crate::bulk_insert!(conn, events::table, part)?;
     }
     Ok(ids)
 }
