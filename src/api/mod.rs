@@ -7,6 +7,7 @@ mod api_keys;
 mod auth;
 mod bulk;
 pub(crate) mod discipline;
+mod docs;
 pub mod extract;
 pub mod fields;
 mod health;
@@ -88,6 +89,8 @@ routes! {
     "/health" { GET => health::health, Access::Public; }
     "/ready" { GET => health::ready, Access::Public; }
     "/openapi.yaml" { GET => health::openapi, Access::Public; }
+    "/docs" { GET => docs::page, Access::Public; }
+    "/docs/{asset}" { GET => docs::asset, Access::Public; }
 
     "/api/v1/auth/login" { POST => auth::login, Access::Public; }
     "/api/v1/auth/refresh" { POST => auth::refresh, Access::Public; }

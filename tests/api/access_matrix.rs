@@ -38,6 +38,16 @@ GET    /openapi.yaml                         admin     200
 GET    /openapi.yaml                         clerk     200
 GET    /openapi.yaml                         inspector 200
 GET    /openapi.yaml                         auditor   200
+GET    /docs                                 anonymous 200
+GET    /docs                                 admin     200
+GET    /docs                                 clerk     200
+GET    /docs                                 inspector 200
+GET    /docs                                 auditor   200
+GET    /docs/{asset}                         anonymous 200
+GET    /docs/{asset}                         admin     200
+GET    /docs/{asset}                         clerk     200
+GET    /docs/{asset}                         inspector 200
+GET    /docs/{asset}                         auditor   200
 
 POST   /api/v1/auth/login                    anonymous 401
 POST   /api/v1/auth/login                    admin     200
@@ -596,9 +606,10 @@ async fn request_for(
     match (method, path) {
         (
             "GET",
-            "/health" | "/ready" | "/openapi.yaml" | "/api/v1/me" | "/api/v1/users"
+            "/health" | "/ready" | "/openapi.yaml" | "/docs" | "/api/v1/me" | "/api/v1/users"
             | "/api/v1/api-keys",
         ) => plain(path),
+        ("GET", "/docs/{asset}") => plain("/docs/swagger-ui.css"),
         ("POST", "/api/v1/auth/login") => {
             with_body(path, json!({"username": user, "password": PASSWORD}))
         }

@@ -113,3 +113,56 @@ fn every_operation_documents_its_error_answers_as_problems() {
         }
     }
 }
+
+/// `/docs` is an interactive reference with every asset served by the binary itself: the page
+/// loads nothing from another host.
+#[tokio::test]
+async fn the_reference_page_and_its_assets_come_from_the_server() {
+    let app = crate::helpers::spawn_app().await;
+    let page = app.call(reqwest::Method::GET, "/docs", None, None).await;
+    page.expect(200);
+    assert!(page
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("text/html")));
+    for needle in [
+        "/openapi.yaml",
+        "/docs/swagger-ui-bundle.js",
+        "/docs/swagger-ui.css",
+    ] {
+        assert!(page.text.contains(needle), "{needle} missing from the page");
+    }
+    for attribute in ["src=\"", "href=\""] {
+        for link in page.text.split(attribute).skip(1) {
+            assert!(
+                link.starts_with('/'),
+                "the page loads {link} from elsewhere"
+            );
+        }
+    }
+    let script = app
+        .call(
+            reqwest::Method::GET,
+            "/docs/swagger-ui-bundle.js",
+            None,
+            None,
+        )
+        .await;
+    script.expect(200);
+    assert!(script
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/javascript"));
+    assert!(script.text.contains("SwaggerUIBundle"));
+    assert!(!script.text.contains("sourceMappingURL"));
+    let style = app
+        .call(reqwest::Method::GET, "/docs/swagger-ui.css", None, None)
+        .await;
+    style.expect(200);
+    assert!(style
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/css"));
+    app.call(reqwest::Method::GET, "/docs/other.js", None, None)
+        .await
+        .expect_problem(404, None);
+}
