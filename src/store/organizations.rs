@@ -376,6 +376,11 @@ pub fn update(
     crate::db::write_transaction(conn, |conn| {
         let row = find_visible(conn, vis, code)?;
         crate::db::lock_row(conn, "organizations", row.id)?;
+        // Read again under the lock (a concurrent update may have committed in between).
+        let row = orgs::table
+            .find(row.id)
+            .select(OrgRow::as_select())
+            .first(conn)?;
         check_version(expected_version, row.version)?;
         let name = patch.name.unwrap_or(row.name);
         let has_branch_committee = patch

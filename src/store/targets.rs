@@ -113,6 +113,8 @@ pub fn update(
 ) -> Result<AdmissionTarget> {
     crate::db::write_transaction(conn, |conn| {
         let org = find_org(conn, vis, code)?;
+        // Under the organisation's lock, so that the version compared is the latest one.
+        crate::db::lock_row(conn, "organizations", org.id)?;
         let current = load(conn, org.id, year)?.ok_or_else(|| {
             Error::not_found(format!("{code} has no admission target for {year}."))
         })?;

@@ -255,6 +255,9 @@ pub fn update(
 ) -> Result<User> {
     crate::db::write_transaction(conn, |conn| {
         let row = find_user(conn, username)?;
+        // Locked and read again, so that the version compared is the latest committed one.
+        crate::db::lock_row(conn, "users", row.id)?;
+        let row = find_user(conn, username)?;
         check_version(expected_version, row.version)?;
         let role = patch.role.unwrap_or(row.role());
         let scope = match patch.scope {

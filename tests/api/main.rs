@@ -7,6 +7,7 @@ mod api_keys;
 mod auth;
 mod bulk;
 mod cli;
+mod concurrency;
 mod errors;
 mod hardening;
 mod helpers;

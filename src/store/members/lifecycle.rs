@@ -418,6 +418,12 @@ pub fn update(
     crate::db::write_transaction(conn, |conn| {
         let row = find_visible(conn, vis, profile_number)?;
         crate::db::lock_row(conn, "members", row.id)?;
+        // Read again under the lock: on PostgreSQL a concurrent update may have committed
+        // between the first read and the lock, and its version must be the one compared.
+        let row = members::table
+            .find(row.id)
+            .select(MemberRow::as_select())
+            .first(conn)?;
         check_version(expected_version, row.version)?;
         let card_number = patch.card_number.clone().unwrap_or(row.card_number.clone());
         check_card_free(conn, &card_number, Some(row.id))?;
