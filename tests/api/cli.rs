@@ -319,3 +319,110 @@ async fn import_and_export_from_the_command_line() {
         assert!(!logs.contains(secret), "{secret} reached the logs");
     }
 }
+
+impl Server {
+    /// SIGKILL: no chance to finish anything.
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+/// Killed with SIGKILL in the middle of a large import, the server restarts on a database that
+/// holds none of it (the import is one transaction), and serves and imports again.
+#[tokio::test]
+async fn a_server_killed_during_an_import_keeps_all_or_nothing() {
+    let (_db, url) = TestDb::create();
+    assert!(create_admin(&url, "the first admin password")
+        .status
+        .success());
+    let server = serve(&url);
+    let client = reqwest::Client::new();
+    let login: serde_json::Value = client
+        .post(format!("{}/api/v1/auth/login", server.address))
+        .json(&json!({"username": "admin", "password": "the first admin password"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["access_token"].as_str().unwrap().to_string();
+    let orgs = "code,name,kind,parent_code,established_on\nHG,Tỉnh,provincial_committee,,2004-01-01\nCB,Chi bộ,grassroots_branch,HG,2004-01-01\n";
+    let answer = client
+        .post(format!("{}/api/v1/imports/organizations", server.address))
+        .bearer_auth(&token)
+        .header("Content-Type", "text/csv")
+        .body(orgs)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+
+    let mut members =
+        String::from("profile_number,full_name,gender,born_on,organization_code,admitted_on\n");
+    for i in 0..30_000 {
+        members.push_str(&format!(
+            "HG-{i:06},Nguyễn Văn An,male,1980-01-01,CB,2010-01-01\n"
+        ));
+    }
+    // Sent over a plain socket so that nothing waits for the answer that never comes.
+    let host = server.address.trim_start_matches("http://").to_string();
+    let mut stream = std::net::TcpStream::connect(&host).unwrap();
+    let head = format!(
+        "POST /api/v1/imports/members HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: text/csv\r\nContent-Length: {}\r\n\r\n",
+        members.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(members.as_bytes()).unwrap();
+    // The rows are being written (30,000 take seconds in a test build): kill now.
+    std::thread::sleep(Duration::from_millis(400));
+    stream.set_nonblocking(true).unwrap();
+    let mut early = [0u8; 16];
+    assert!(
+        stream.read(&mut early).is_err(),
+        "the import answered before the kill: the test would prove nothing"
+    );
+    server.kill();
+
+    let server = serve(&url);
+    let login: serde_json::Value = client
+        .post(format!("{}/api/v1/auth/login", server.address))
+        .json(&json!({"username": "admin", "password": "the first admin password"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["access_token"].as_str().unwrap().to_string();
+    let list: serde_json::Value = client
+        .get(format!("{}/api/v1/members?limit=1", server.address))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        list["items"],
+        json!([]),
+        "part of the import survived: {list}"
+    );
+    // The database is not left locked: the next import goes through whole.
+    let small: String = members.lines().take(11).map(|l| format!("{l}\n")).collect();
+    let answer = client
+        .post(format!("{}/api/v1/imports/members", server.address))
+        .bearer_auth(&token)
+        .header("Content-Type", "text/csv")
+        .body(small)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let summary: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(summary["inserted"], 10);
+    server.stop();
+}
