@@ -23,6 +23,10 @@ use crate::store::export::{self, Scope};
 /// Chunks of the body in flight between the socket and the importer.
 const CHANNEL_CHUNKS: usize = 16;
 
+/// A client that sends nothing for this long loses its import: the import holds a write
+/// transaction (on SQLite, the database's one write lock) while it reads the body.
+const BODY_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 fn kind_of(path: &str, caller: &Caller, writing: bool) -> Result<Kind> {
     let kind = Kind::parse(path).ok_or_else(|| {
         Error::not_found(format!(
@@ -80,8 +84,21 @@ async fn pump(
     limit: u64,
 ) -> Result<()> {
     let mut total: u64 = 0;
-    while let Some(chunk) = payload.next().await {
-        let chunk = match chunk {
+    loop {
+        let next = match actix_web::rt::time::timeout(BODY_IDLE_TIMEOUT, payload.next()).await {
+            Ok(Some(next)) => next,
+            Ok(None) => break,
+            Err(_) => {
+                let _ = tx
+                    .send(Err(io::Error::other("the client stopped sending the body")))
+                    .await;
+                return Err(Error::bad_request(format!(
+                    "The body stopped arriving for {} s; nothing was imported.",
+                    BODY_IDLE_TIMEOUT.as_secs()
+                )));
+            }
+        };
+        let chunk = match next {
             Ok(chunk) => chunk,
             Err(e) => {
                 let _ = tx.send(Err(io::Error::other(e.to_string()))).await;
