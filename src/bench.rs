@@ -2,7 +2,7 @@
 //! times the workloads of BENCHMARKS.md over HTTP against direct SQL baselines. Timing lives
 //! here, never in `cargo test`.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
@@ -12,6 +12,7 @@ use diesel::sql_types::{BigInt, Text};
 
 use crate::auth::password::hash_password;
 use crate::auth::Visibility;
+use crate::client;
 use crate::config::Settings;
 use crate::db::{self, DbConn, Engine};
 use crate::demo::files;
@@ -154,31 +155,9 @@ impl Http {
         if let Some((_, body)) = body {
             stream.write_all(body).expect("send");
         }
-        let mut status_line = String::new();
-        self.reader
-            .read_line(&mut status_line)
-            .expect("status line");
-        let status: u16 = status_line
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let mut length = 0usize;
-        loop {
-            let mut line = String::new();
-            self.reader.read_line(&mut line).expect("header");
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':') {
-                if name.eq_ignore_ascii_case("content-length") {
-                    length = value.trim().parse().unwrap_or(0);
-                }
-            }
-        }
-        let mut buf = vec![0u8; length];
-        self.reader.read_exact(&mut buf).expect("body");
+        let (status, headers) = client::read_head(&mut self.reader).expect("an HTTP answer");
+        let mut buf = Vec::new();
+        client::copy_body(&mut self.reader, &headers, &mut buf).expect("body");
         (status, String::from_utf8_lossy(&buf).into_owned())
     }
 

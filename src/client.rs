@@ -40,7 +40,9 @@ fn connect(authority: &str) -> Result<TcpStream, Failure> {
 }
 
 /// The status line and headers of an answer; the reader is left at the body.
-fn read_head(reader: &mut impl BufRead) -> Result<(u16, Vec<(String, String)>), Failure> {
+pub(crate) fn read_head(
+    reader: &mut impl BufRead,
+) -> Result<(u16, Vec<(String, String)>), Failure> {
     let mut status_line = String::new();
     reader.read_line(&mut status_line)?;
     let status = status_line
@@ -71,7 +73,7 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 /// Copies the body (Content-Length or chunked) to `out`; returns the bytes copied.
-fn copy_body(
+pub(crate) fn copy_body(
     reader: &mut impl BufRead,
     headers: &[(String, String)],
     out: &mut impl Write,

@@ -4,7 +4,7 @@
 use crate::import::output::Writer;
 use crate::import::records::Format;
 use crate::import::Kind;
-use crate::store::export::ExportRow;
+use crate::store::export::{put, ExportRow};
 use crate::store::members::NewMember;
 use crate::store::organizations::NewOrganization;
 
@@ -18,12 +18,6 @@ pub fn csv(kind: Kind, rows: impl IntoIterator<Item = ExportRow>) -> Vec<u8> {
     }
     writer.finish(&mut out);
     out
-}
-
-fn put(row: &mut ExportRow, column: &'static str, value: Option<impl ToString>) {
-    if let Some(value) = value {
-        row.push((column, value.to_string()));
-    }
 }
 
 pub fn organization_row(o: &NewOrganization) -> ExportRow {

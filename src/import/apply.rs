@@ -18,7 +18,7 @@ use crate::api::targets::TargetCreate;
 use crate::auth::{Caller, Visibility};
 use crate::db::schema::{
     disciplinary_actions as actions, insignia_awards as awards, member_exemptions as exemptions,
-    members, memberships, organizations as orgs, positions,
+    memberships, organizations as orgs, positions,
 };
 use crate::db::DbConn;
 use crate::domain::discipline::SubjectType;
@@ -39,7 +39,7 @@ pub struct Context<'a> {
 pub fn row(conn: &mut DbConn, ctx: &Context, kind: Kind, row: &Row) -> Result<Outcome> {
     match kind {
         Kind::Organizations => organization(conn, ctx, row),
-        Kind::Members => member(conn, ctx, row),
+        Kind::Members => unreachable!("member rows are written in batches (member_batch)"),
         Kind::Positions => position(conn, ctx, row),
         Kind::Transfers => transfer(conn, ctx, row),
         Kind::MemberRatings => member_rating(conn, ctx, row),
@@ -260,7 +260,7 @@ pub fn member_batch(
         .map(|(row, result)| {
             let result = match result {
                 Some(r) => r,
-                None => crate::db::savepoint(conn, |conn| member(conn, ctx, &row)),
+                None => crate::db::savepoint(conn, |conn| update_member(conn, ctx, &row)),
             };
             (row, result)
         })
@@ -272,20 +272,11 @@ fn is_taken(e: &Error) -> bool {
     matches!(e, Error::Unprocessable(list) if list.iter().any(|f| f.code == "member.profile_number_taken"))
 }
 
-fn member(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
+/// The row of a recorded member (`member_batch` found its profile number taken): compared
+/// with the record and updated the way the API would.
+fn update_member(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
     let (new, leave) = prepare_member(ctx, row)?;
     let pn = new.profile_number.clone();
-    let exists: i64 = members::table
-        .filter(members::profile_number.eq(&pn))
-        .count()
-        .get_result(conn)?;
-    if exists == 0 {
-        member_store::create(conn, ctx.vis, new, &ctx.by)?;
-        if let Some((reason, on)) = leave {
-            member_store::leave_recorded(conn, ctx.vis, &pn, reason, on, &ctx.by)?;
-        }
-        return Ok(Outcome::Inserted);
-    }
     may_update(ctx, "profile_number")?;
     let current = member_store::find_visible(conn, ctx.vis, &pn)?;
 

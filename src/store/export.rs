@@ -44,7 +44,8 @@ impl Scope {
     }
 }
 
-fn put(row: &mut ExportRow, column: &'static str, value: Option<impl ToString>) {
+/// Adds `column` to `row` when it has a value.
+pub fn put(row: &mut ExportRow, column: &'static str, value: Option<impl ToString>) {
     if let Some(value) = value {
         row.push((column, value.to_string()));
     }
