@@ -190,17 +190,33 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// Reads an answer to a request the caller built itself; it is checked against
+    /// `openapi.yaml` ([`contract::check`]) with any method its path has.
     pub async fn read(res: Response) -> Answer {
+        Self::read_checked(None, res).await
+    }
+
+    /// Reads an answer and checks it against the operation `method` of its path in
+    /// `openapi.yaml`.
+    async fn read_checked(method: Option<Method>, res: Response) -> Answer {
         let status = res.status();
         let headers = res.headers().clone();
+        let path = res.url().path().to_string();
         let text = res.text().await.unwrap_or_default();
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Answer {
+        let answer = Answer {
             status,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
             headers,
-            body,
             text,
-        }
+        };
+        contract::check(
+            method.as_ref().map(Method::as_str),
+            &path,
+            answer.status.as_u16(),
+            answer.header("content-type"),
+            &answer.text,
+        );
+        answer
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -276,7 +292,7 @@ impl TestApp {
         body: Option<Value>,
         headers: &[(&str, &str)],
     ) -> Answer {
-        let mut req = self.client.request(method, self.url(path));
+        let mut req = self.client.request(method.clone(), self.url(path));
         if let Some(token) = token {
             req = req.bearer_auth(token);
         }
@@ -286,7 +302,7 @@ impl TestApp {
         for (name, value) in headers {
             req = req.header(*name, *value);
         }
-        Answer::read(req.send().await.expect("request sent")).await
+        Answer::read_checked(Some(method), req.send().await.expect("request sent")).await
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Answer {
@@ -379,5 +395,294 @@ impl TestApp {
             .await;
         answer.expect(201);
         answer.body.clone()
+    }
+}
+
+/// Every answer the helpers read is checked against `openapi.yaml`: the operation (method and
+/// path template) must document the status, the content type must be one it lists for that
+/// status, and a JSON body must validate against its schema (`$ref`s resolved, formats such as
+/// `date` and `date-time` checked). A mismatch fails the test, naming the operation, the status
+/// and the schema errors. Answers to paths or methods the spec does not have (the 404 and 405 of
+/// unknown routes) must still be problem+json documents.
+pub mod contract {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+
+    use serde_json::Value;
+
+    /// The spec as JSON, with compiled validators cached by the JSON pointer of their schema.
+    struct Contract {
+        spec: Value,
+        validators: Mutex<HashMap<String, Arc<jsonschema::Validator>>>,
+    }
+
+    fn contract() -> &'static Contract {
+        static CONTRACT: OnceLock<Contract> = OnceLock::new();
+        CONTRACT.get_or_init(|| {
+            let yaml: serde_yaml::Value = serde_yaml::from_str(party_records::api::openapi_yaml())
+                .expect("openapi.yaml parses");
+            let spec: Value = serde_json::to_value(yaml).expect("openapi.yaml is JSON-compatible");
+            Contract {
+                spec,
+                validators: Mutex::new(HashMap::new()),
+            }
+        })
+    }
+
+    /// A JSON pointer token (RFC 6901).
+    fn escape(token: &str) -> String {
+        token.replace('~', "~0").replace('/', "~1")
+    }
+
+    fn status_key(status: &serde_json::Map<String, Value>, code: u16) -> Option<String> {
+        let exact = code.to_string();
+        let range = format!("{}XX", code / 100);
+        [exact, range, "default".to_string()]
+            .into_iter()
+            .find(|k| status.contains_key(k))
+    }
+
+    /// The path template of `openapi.yaml` that `path` matches; literal segments win over
+    /// parameters (`/insignia-awards/eligible` before `/insignia-awards/{id}`).
+    fn template_of<'a>(paths: &'a serde_json::Map<String, Value>, path: &str) -> Option<&'a str> {
+        let segments: Vec<&str> = path.split('/').collect();
+        paths
+            .keys()
+            .filter_map(|template| {
+                let parts: Vec<&str> = template.split('/').collect();
+                if parts.len() != segments.len() {
+                    return None;
+                }
+                let mut literal = 0;
+                for (part, segment) in parts.iter().zip(&segments) {
+                    if part.starts_with('{') && part.ends_with('}') {
+                        if segment.is_empty() {
+                            return None;
+                        }
+                    } else if part == segment {
+                        literal += 1;
+                    } else {
+                        return None;
+                    }
+                }
+                Some((literal, template.as_str()))
+            })
+            .max_by_key(|(literal, _)| *literal)
+            .map(|(_, template)| template)
+    }
+
+    impl Contract {
+        /// Follows a `$ref` to `#/components/…` (responses may be references).
+        fn deref<'a>(&'a self, value: &'a Value) -> &'a Value {
+            match value.get("$ref").and_then(Value::as_str) {
+                Some(reference) => self
+                    .spec
+                    .pointer(reference.trim_start_matches('#'))
+                    .unwrap_or_else(|| panic!("openapi.yaml: dangling $ref {reference}")),
+                None => value,
+            }
+        }
+
+        /// The validator of the schema at `pointer`: the whole spec is the schema document, so
+        /// that every `#/components/schemas/…` reference resolves.
+        fn validator(&self, pointer: &str) -> Arc<jsonschema::Validator> {
+            if let Some(v) = self.validators.lock().unwrap().get(pointer) {
+                return v.clone();
+            }
+            let mut document = self.spec.clone();
+            let root = document.as_object_mut().unwrap();
+            // The pointer as a URI fragment: `{` and `}` of path templates percent-encoded.
+            let fragment = pointer
+                .replace('%', "%25")
+                .replace('{', "%7B")
+                .replace('}', "%7D");
+            root.insert("$ref".into(), Value::String(format!("#{fragment}")));
+            let validator = jsonschema::draft202012::options()
+                .should_validate_formats(true)
+                .build(&document)
+                .unwrap_or_else(|e| {
+                    panic!("openapi.yaml: the schema at {pointer} is invalid: {e}")
+                });
+            let validator = Arc::new(validator);
+            self.validators
+                .lock()
+                .unwrap()
+                .insert(pointer.to_string(), validator.clone());
+            validator
+        }
+
+        /// Checks one answer against the response `response` (already dereferenced) whose
+        /// content map lives at `pointer`. Returns the reasons it does not conform.
+        fn conforms(
+            &self,
+            response: &Value,
+            pointer: &str,
+            content_type: Option<&str>,
+            text: &str,
+        ) -> Result<(), String> {
+            let content = response.get("content").and_then(Value::as_object);
+            let Some(content) = content.filter(|c| !c.is_empty()) else {
+                return if text.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!("the spec documents no body, got {content_type:?}"))
+                };
+            };
+            let Some(content_type) = content_type else {
+                return Err("the answer has no Content-Type".into());
+            };
+            let essence = content_type
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            let Some(media) = content.get(&essence) else {
+                return Err(format!(
+                    "Content-Type {essence} is not one of {:?}",
+                    content.keys().collect::<Vec<_>>()
+                ));
+            };
+            if media.get("schema").is_none() {
+                return Ok(());
+            }
+            let instance = if essence == "application/json" || essence.ends_with("+json") {
+                serde_json::from_str(text)
+                    .map_err(|e| format!("the body is not JSON ({e}): {text}"))?
+            } else {
+                Value::String(text.to_string())
+            };
+            let schema_pointer = format!("{pointer}/{}/schema", escape(&essence));
+            let validator = self.validator(&schema_pointer);
+            let errors: Vec<String> = validator
+                .iter_errors(&instance)
+                .map(|e| format!("at `{}`: {e}", e.instance_path()))
+                .collect();
+            if errors.is_empty() {
+                Ok(())
+            } else {
+                let mut body = text.to_string();
+                if body.len() > 2000 {
+                    let mut cut = 2000;
+                    while !body.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    body.truncate(cut);
+                    body.push('…');
+                }
+                Err(format!(
+                    "the body does not match {schema_pointer}:\n  {}\nbody: {body}",
+                    errors.join("\n  ")
+                ))
+            }
+        }
+
+        /// The pointer and the (dereferenced) response object an operation documents for
+        /// `status`, or why there is none.
+        fn response_of(
+            &self,
+            template: &str,
+            method: &str,
+            status: u16,
+        ) -> Result<(String, &Value), String> {
+            let op_pointer = format!("/paths/{}/{method}", escape(template));
+            let op = self
+                .spec
+                .pointer(&op_pointer)
+                .ok_or_else(|| format!("no operation {method} {template}"))?;
+            let responses = op["responses"].as_object().expect("responses");
+            let key = status_key(responses, status).ok_or_else(|| {
+                format!(
+                    "status {status} is not documented (documented: {:?})",
+                    responses.keys().collect::<Vec<_>>()
+                )
+            })?;
+            let raw = &responses[&key];
+            match raw.get("$ref").and_then(Value::as_str) {
+                Some(reference) => {
+                    let pointer = reference.trim_start_matches('#').to_string();
+                    Ok((format!("{pointer}/content"), self.deref(raw)))
+                }
+                None => Ok((format!("{op_pointer}/responses/{key}/content"), raw)),
+            }
+        }
+    }
+
+    /// Panics unless the answer conforms to `openapi.yaml`. `method` is `None` when the caller
+    /// sent the request itself: then the answer must conform to one of the operations on the
+    /// path that document its status.
+    pub fn check(
+        method: Option<&str>,
+        path: &str,
+        status: u16,
+        content_type: Option<&str>,
+        text: &str,
+    ) {
+        let contract = contract();
+        let path = path.split(['?', '#']).next().unwrap_or(path);
+        let paths = contract.spec["paths"].as_object().expect("paths");
+        let methods: Vec<String> = match template_of(paths, path) {
+            Some(template) => {
+                let item = &paths[template];
+                let methods: Vec<String> = ["get", "put", "post", "delete", "patch"]
+                    .into_iter()
+                    .filter(|m| item.get(*m).is_some())
+                    .filter(|m| method.is_none_or(|wanted| wanted.eq_ignore_ascii_case(m)))
+                    .map(str::to_string)
+                    .collect();
+                if methods.is_empty() {
+                    // A method the path does not have: the server's 405, a problem.
+                    return unknown_route(method.unwrap_or("?"), path, status, content_type, text);
+                }
+                methods
+                    .into_iter()
+                    .map(|m| format!("{m} {template}"))
+                    .collect()
+            }
+            None => return unknown_route(method.unwrap_or("?"), path, status, content_type, text),
+        };
+        let mut reasons = Vec::new();
+        for operation in &methods {
+            let (m, template) = operation.split_once(' ').unwrap();
+            let outcome =
+                contract
+                    .response_of(template, m, status)
+                    .and_then(|(pointer, response)| {
+                        contract.conforms(response, &pointer, content_type, text)
+                    });
+            match outcome {
+                Ok(()) => return,
+                Err(reason) => reasons.push(format!("{} {template}: {reason}", m.to_uppercase())),
+            }
+        }
+        panic!(
+            "openapi.yaml: the answer {status} to {} {path} does not conform:\n{}",
+            method.unwrap_or("(method not known)"),
+            reasons.join("\n")
+        );
+    }
+
+    fn unknown_route(
+        method: &str,
+        path: &str,
+        status: u16,
+        content_type: Option<&str>,
+        text: &str,
+    ) {
+        let contract = contract();
+        assert!(
+            status >= 400,
+            "openapi.yaml has no operation {method} {path}, yet it answered {status}"
+        );
+        // Every problem response of the spec has the same schema; NotFound's stands for all.
+        let problem = &contract.spec["components"]["responses"]["NotFound"];
+        if let Err(reason) = contract.conforms(
+            problem,
+            "/components/responses/NotFound/content",
+            content_type,
+            text,
+        ) {
+            panic!("the answer {status} to {method} {path} (no such operation) is not a problem: {reason}");
+        }
     }
 }

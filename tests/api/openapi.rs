@@ -166,3 +166,65 @@ async fn the_reference_page_and_its_assets_come_from_the_server() {
         .await
         .expect_problem(404, None);
 }
+
+/// The response check of the test helpers (`helpers::contract`) that every answer of the suite
+/// goes through: it accepts what the spec allows and refuses, naming the operation and the
+/// schema error, what it does not.
+#[test]
+fn the_response_check_refuses_what_the_spec_does_not_allow() {
+    use crate::helpers::contract::check;
+    let refused = |method: Option<&'static str>,
+                   path: &'static str,
+                   status: u16,
+                   content_type: Option<&'static str>,
+                   body: &'static str| {
+        let outcome = std::panic::catch_unwind(|| check(method, path, status, content_type, body));
+        match outcome {
+            Ok(()) => panic!("{method:?} {path} {status} {body} was accepted"),
+            Err(panic) => panic.downcast_ref::<String>().cloned().unwrap_or_default(),
+        }
+    };
+    let json = Some("application/json");
+    let problem = Some("application/problem+json");
+    check(Some("GET"), "/health", 200, json, r#"{"status":"ok"}"#);
+    check(
+        Some("GET"),
+        "/api/v1/organizations/HG.VT?on=2024-01-01",
+        404,
+        problem,
+        r#"{"type":"about:blank","title":"Not Found","status":404,"detail":"Organization HG.VT not found."}"#,
+    );
+    // An unknown route still answers a problem.
+    check(
+        Some("GET"),
+        "/nowhere",
+        404,
+        problem,
+        r#"{"type":"about:blank","title":"Not Found","status":404,"detail":"No route."}"#,
+    );
+
+    let reason = refused(Some("GET"), "/health", 200, json, r#"{"status":"up"}"#);
+    assert!(
+        reason.contains("GET /health") && reason.contains("/status"),
+        "{reason}"
+    );
+    let reason = refused(
+        Some("GET"),
+        "/api/v1/organizations/HG.VT",
+        200,
+        json,
+        r#"{"code":"HG.VT","name":"Thành ủy Vị Thanh","kind":"subordinate_committee","parent_code":"HG","established_on":"2004-13-01","dissolved_on":null,"has_branch_committee":false,"version":1,"created_at":"2024-03-01T02:15:00Z","updated_at":"2024-03-01T02:15:00Z"}"#,
+    );
+    assert!(reason.contains("/established_on"), "a bad date: {reason}");
+    let reason = refused(Some("GET"), "/api/v1/organizations/HG.VT", 200, json, "{}");
+    assert!(
+        reason.contains("\"code\" is a required property"),
+        "{reason}"
+    );
+    let reason = refused(Some("GET"), "/api/v1/me", 418, json, "{}");
+    assert!(reason.contains("418 is not documented"), "{reason}");
+    let reason = refused(Some("GET"), "/api/v1/me", 401, Some("text/plain"), "no");
+    assert!(reason.contains("Content-Type text/plain"), "{reason}");
+    let reason = refused(None, "/nowhere", 200, json, "{}");
+    assert!(reason.contains("no operation"), "{reason}");
+}
