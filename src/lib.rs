@@ -16,6 +16,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod import;
+pub mod ops;
 pub mod report;
 pub mod store;
 pub mod telemetry;

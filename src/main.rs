@@ -88,6 +88,18 @@ enum Command {
     },
     /// Print the OpenAPI description of the API.
     Openapi,
+    /// The audit trail: `audit verify` walks the hash chain and reports the first break.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Copy a SQLite database consistently while the server runs (`VACUUM INTO`); for
+    /// PostgreSQL use pg_dump (README, Operations).
+    Backup {
+        /// The new file (it must not exist).
+        #[arg(long)]
+        to: PathBuf,
+    },
     /// Send a file to a running server's bulk import (exit 0: imported; 1: rows rejected,
     /// printed as a table; 2: usage or connection error).
     Import {
@@ -138,6 +150,12 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walk the chain; exit 1 at a break.
+    Verify,
+}
+
 fn parse_role(s: &str) -> Result<Role, String> {
     Role::parse(s).ok_or_else(|| format!("expected one of: {}", Role::codes()))
 }
@@ -160,6 +178,10 @@ fn main() -> ExitCode {
             iterations,
             seed,
         } => bench(&db, url, iterations, seed),
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => party_records::ops::verify_audit(&cli.database_url),
+        Command::Backup { to } => party_records::ops::backup(&cli.database_url, &to),
         Command::Openapi => {
             print!("{}", party_records::api::openapi_yaml());
             Ok(())
@@ -331,7 +353,7 @@ fn create_user(
         return Err("the password must be at least 12 characters long".into());
     }
     let mut conn = connect(database_url)?;
-    let user = store::users::create(
+    let user = party_records::ops::create_user(
         &mut conn,
         store::users::NewUser {
             username: text::normalize(username).to_lowercase(),

@@ -9,6 +9,7 @@ use crate::api::{created, AppState};
 use crate::auth::Caller;
 use crate::domain::text;
 use crate::error::{Error, Result};
+use crate::store::audit;
 use crate::store::users as store;
 use crate::store::Page;
 
@@ -73,8 +74,14 @@ pub async fn create(
         ));
     }
     let expires_at = body.expires_at.map(|t| t.naive_utc());
+    let user_id = caller.user_id;
     let key = state
-        .db(move |conn| store::create_api_key(conn, caller.user_id, &body.name, expires_at))
+        .write(caller.actor(), move |conn| {
+            let key = store::create_api_key(conn, user_id, &body.name, expires_at)?;
+            // The image without the secret.
+            let change = audit::Change::new("api_key", key.key.id, "create").after(&key.key);
+            Ok((key, change))
+        })
         .await?;
     Ok(created(
         format!("/api/v1/api-keys/{}", key.key.id),
@@ -95,7 +102,10 @@ pub async fn revoke(
         Some(caller.user_id)
     };
     state
-        .db(move |conn| store::revoke_api_key(conn, id, owner))
+        .write(caller.actor(), move |conn| {
+            store::revoke_api_key(conn, id, owner)?;
+            Ok(((), audit::Change::new("api_key", id, "revoke")))
+        })
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,6 +1,6 @@
 //! Sign-in, token refresh, sign-out, and the caller's own account.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use validator::Validate;
 
@@ -10,6 +10,7 @@ use crate::auth::tokens::{ACCESS_TOKEN_SECONDS, REFRESH_TOKEN_SECONDS};
 use crate::auth::Caller;
 use crate::domain::{text, Role};
 use crate::error::{Error, Result};
+use crate::store::audit;
 use crate::store::users::{self as store, Refreshed, UserRow};
 
 #[derive(Debug, Deserialize, Validate)]
@@ -71,13 +72,27 @@ fn token_response(
     }
 }
 
+/// A caller who is not signed in (sign-in, refresh, logout): named by what they sent.
+fn anonymous(req: &HttpRequest, name: &str) -> audit::Actor {
+    let origin = crate::auth::Origin::of(req);
+    audit::Actor {
+        name: name.to_string(),
+        ip: origin.ip,
+        request_id: origin.request_id,
+        ..audit::Actor::default()
+    }
+}
+
 pub async fn login(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: web::Json<LoginRequest>,
 ) -> Result<HttpResponse> {
     body.validate()?;
     let LoginRequest { username, password } = body.into_inner();
     let username = text::normalize(&username).to_lowercase();
+    let actor = anonymous(&req, &username);
+    let tried = username.clone();
     // Three steps, so that the slow hash never holds a database connection: read the user,
     // verify on a blocking thread, then record the outcome.
     let user = state
@@ -95,22 +110,30 @@ pub async fn login(
     .await
     .map_err(|e| Error::Internal(format!("blocking task failed: {e}")))?;
     let Some(user) = user else {
+        // An unknown or locked account: recorded all the same.
+        let failed = audit::Change::new("user", tried, "sign_in_failed");
+        state.write(actor, move |_| Ok(((), failed))).await?;
         return Err(invalid_credentials());
     };
+    let mut actor = actor;
+    actor.user_id = Some(user.id);
     let outcome = state
-        .db(move |conn| {
+        .write(actor, move |conn| {
             if !verified {
+                let mut changes = vec![audit::Change::new("user", &user.username, "sign_in_failed")];
                 if store::record_failed_login(conn, user.id)? {
                     tracing::warn!(username = %user.username, "account locked after repeated failed sign-ins");
+                    changes.push(audit::Change::new("user", &user.username, "lock"));
                 }
-                return Ok(None);
+                return Ok((None, changes));
             }
             if !user.active {
-                return Ok(None);
+                let failed = audit::Change::new("user", &user.username, "sign_in_failed");
+                return Ok((None, vec![failed]));
             }
             let session = store::start_session(conn, &user)?;
             let scope = store::get_by_id(conn, user.id)?.scope;
-            Ok(Some((user, scope, session)))
+            Ok((Some((user, scope, session)), vec![]))
         })
         .await?;
     let (user, scope, session) = outcome.ok_or_else(invalid_credentials)?;
@@ -125,18 +148,25 @@ pub async fn login(
 
 pub async fn refresh(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: web::Json<RefreshRequest>,
 ) -> Result<HttpResponse> {
     body.validate()?;
     let presented = body.into_inner().refresh_token;
+    let actor = anonymous(&req, "anonymous");
     let outcome = state
-        .db(move |conn| {
+        .write(actor, move |conn| {
             let refreshed = store::rotate_refresh_token(conn, &presented)?;
-            let scope = match &refreshed {
-                Refreshed::Rotated { user, .. } => store::get_by_id(conn, user.id)?.scope,
-                _ => None,
+            let (scope, changes) = match &refreshed {
+                Refreshed::Rotated { user, .. } => (store::get_by_id(conn, user.id)?.scope, vec![]),
+                Refreshed::ReuseDetected { user } => {
+                    let revoked = audit::Change::new("session", &user.username, "revoke")
+                        .after(&serde_json::json!({"reason": "refresh_token_reused"}));
+                    (None, vec![revoked])
+                }
+                Refreshed::Refused => (None, vec![]),
             };
-            Ok((refreshed, scope))
+            Ok(((refreshed, scope), changes))
         })
         .await?;
     match outcome {
@@ -154,7 +184,7 @@ pub async fn refresh(
             &session_id,
             refresh_token,
         ))),
-        (Refreshed::ReuseDetected, _) => {
+        (Refreshed::ReuseDetected { .. }, _) => {
             tracing::warn!("refresh token reused; session revoked");
             Err(Error::Unauthorized(
                 "This refresh token was already used; the session has been revoked. Sign in again."
@@ -169,12 +199,21 @@ pub async fn refresh(
 
 pub async fn logout(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: web::Json<RefreshRequest>,
 ) -> Result<HttpResponse> {
     body.validate()?;
     let presented = body.into_inner().refresh_token;
+    let actor = anonymous(&req, "anonymous");
     state
-        .db(move |conn| store::logout(conn, &presented))
+        .write(actor, move |conn| {
+            let changes = match store::logout(conn, &presented)? {
+                Some((_, username)) => vec![audit::Change::new("session", username, "revoke")
+                    .after(&serde_json::json!({"reason": "logout"}))],
+                None => vec![],
+            };
+            Ok(((), changes))
+        })
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -229,8 +268,12 @@ pub async fn change_password(
         )
     })?;
     let keep = caller.session_id.clone();
+    let username = caller.username.clone();
     state
-        .db(move |conn| store::set_password(conn, user.id, &hash, keep.as_deref()))
+        .write(caller.actor(), move |conn| {
+            store::set_password(conn, user.id, &hash, keep.as_deref())?;
+            Ok(((), audit::Change::new("user", username, "change_password")))
+        })
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -11,6 +11,7 @@ use crate::auth::Caller;
 use crate::domain::discipline::{AppealOutcome, Form, SubjectType};
 use crate::domain::text;
 use crate::error::{Error, Result};
+use crate::store::audit;
 use crate::store::discipline as store;
 
 #[derive(Debug, Deserialize, Validate)]
@@ -68,7 +69,12 @@ pub async fn create_action(
     let new = body.into_inner().prepare(&caller)?;
     let (vis, by) = (caller.visibility(), caller.username.clone());
     let action = state
-        .db(move |conn| store::create(conn, vis, new, &by))
+        .write(caller.actor(), move |conn| {
+            let action = store::create(conn, vis, new, &by)?;
+            let reason = action.override_reason.clone();
+            let (action, change) = audit::created("disciplinary_action", action.id, action);
+            Ok((action, change.reason(reason)))
+        })
         .await?;
     Ok(created(
         format!("/api/v1/disciplinary-actions/{}", action.id),
@@ -139,7 +145,17 @@ pub async fn appeal(
     let input = body.into_inner().prepare()?;
     let (vis, by) = (caller.visibility(), caller.username.clone());
     let action = state
-        .db(move |conn| store::appeal(conn, vis, id, input, &by))
+        .write(caller.actor(), move |conn| {
+            let before = store::get(conn, vis, id)?;
+            let after = store::appeal(conn, vis, id, input, &by)?;
+            Ok(audit::changed(
+                "disciplinary_action",
+                id,
+                "appeal",
+                &before,
+                after,
+            ))
+        })
         .await?;
     Ok(ok_with_etag(action.version, &action))
 }

@@ -7,9 +7,10 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
 
+use crate::api::request_id::RequestId;
 use crate::api::{access_of, AppState};
 use crate::auth::tokens::API_KEY_PREFIX;
-use crate::auth::{role_allows, Access, Caller};
+use crate::auth::{role_allows, Access, Caller, Origin};
 use crate::error::Error;
 use crate::store;
 
@@ -28,6 +29,7 @@ impl FromRequest for Caller {
                     .or_else(|| v.strip_prefix("bearer "))
             })
             .map(|t| t.trim().to_string());
+        let origin = Origin::of(req);
         let access = req
             .match_pattern()
             .and_then(|pattern| access_of(req.method(), &pattern));
@@ -38,7 +40,8 @@ impl FromRequest for Caller {
             let token = bearer.ok_or_else(|| {
                 Error::Unauthorized("Sign in and send the access token as a Bearer token.".into())
             })?;
-            let caller = authenticate(&state, token).await?;
+            let mut caller = authenticate(&state, token).await?;
+            caller.origin = origin;
             if access != Access::Public && !role_allows(caller.role, access) {
                 return Err(
                     Error::forbidden(format!("The {} role may not do this.", caller.role)).into(),
@@ -63,6 +66,18 @@ async fn authenticate(state: &AppState, token: String) -> Result<Caller, Error> 
         .db(move |conn| store::users::caller_for_session(conn, user_id, &claims.sid, claims.ver))
         .await?
         .ok_or_else(refused)
+}
+
+impl Origin {
+    /// The peer's address (not `X-Forwarded-For`, which any client can write) and the request
+    /// id the middleware gave the request.
+    pub fn of(req: &HttpRequest) -> Origin {
+        use actix_web::HttpMessage;
+        Origin {
+            ip: req.peer_addr().map(|a| a.ip().to_string()),
+            request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
+        }
+    }
 }
 
 /// The ETag of a record version.

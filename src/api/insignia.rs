@@ -10,6 +10,7 @@ use crate::api::{allow_override, created, ok_with_etag, page_limit, AppState};
 use crate::auth::Caller;
 use crate::domain::text;
 use crate::error::{Error, Result};
+use crate::store::audit;
 use crate::store::insignia as store;
 
 #[derive(Debug, Deserialize, Validate)]
@@ -50,7 +51,14 @@ pub async fn create_award(
 ) -> Result<HttpResponse> {
     let new = body.into_inner().prepare(&caller)?;
     let vis = caller.visibility();
-    let award = state.db(move |conn| store::create(conn, vis, new)).await?;
+    let award = state
+        .write(caller.actor(), move |conn| {
+            let award = store::create(conn, vis, new)?;
+            let reason = award.override_reason.clone();
+            let (award, change) = audit::created("insignia_award", award.id, award);
+            Ok((award, change.reason(reason)))
+        })
+        .await?;
     Ok(created(
         format!("/api/v1/insignia-awards/{}", award.id),
         Some(award.version),

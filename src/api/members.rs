@@ -13,6 +13,7 @@ use crate::auth::Caller;
 use crate::domain::member::{GapReason, Gender, LeaveReason, MembershipKind};
 use crate::domain::{text, Role};
 use crate::error::{Error, FieldError, Result};
+use crate::store::audit;
 use crate::store::members::{self as store, ListFilter, Member, MemberPatch, NewMember, Status};
 
 fn clean_opt(value: Option<Option<String>>) -> Option<Option<String>> {
@@ -184,8 +185,13 @@ pub async fn create(
     let new = body.into_inner().prepare(&caller)?;
     let vis = caller.visibility();
     let by = caller.username.clone();
+    let reason = new.override_reason.clone();
     let member = state
-        .db(move |conn| store::create(conn, vis, new, &by))
+        .write(caller.actor(), move |conn| {
+            let member = store::create(conn, vis, new, &by)?;
+            let (member, change) = audit::created("member", member.profile_number.clone(), member);
+            Ok((member, change.reason(reason)))
+        })
         .await?;
     let member = shown(&caller, member);
     Ok(created(
@@ -256,8 +262,15 @@ pub async fn update(
     };
     let vis = caller.visibility();
     let by = caller.username.clone();
+    let reason = patch.override_reason.clone();
     let member = state
-        .db(move |conn| store::update(conn, vis, &profile_number, if_match.0, patch, &by))
+        .write(caller.actor(), move |conn| {
+            let before = store::get(conn, vis, &profile_number)?;
+            let after = store::update(conn, vis, &profile_number, if_match.0, patch, &by)?;
+            let (after, change) =
+                audit::changed("member", profile_number, "update", &before, after);
+            Ok((after, change.reason(reason)))
+        })
         .await?;
     Ok(answer(&caller, member))
 }
@@ -268,6 +281,7 @@ async fn write<F>(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
+    action: &'static str,
     write: F,
 ) -> Result<HttpResponse>
 where
@@ -278,7 +292,17 @@ where
     let profile_number = text::normalize(&path.into_inner());
     let (vis, by) = (caller.visibility(), caller.username.clone());
     let member = state
-        .db(move |conn| write(conn, vis, &profile_number, &by))
+        .write(caller.actor(), move |conn| {
+            let before = store::get(conn, vis, &profile_number)?;
+            let after = write(conn, vis, &profile_number, &by)?;
+            Ok(audit::changed(
+                "member",
+                profile_number,
+                action,
+                &before,
+                after,
+            ))
+        })
         .await?;
     Ok(answer(&caller, member))
 }
@@ -296,9 +320,15 @@ pub async fn recognise(
     body: web::Json<RecognitionRequest>,
 ) -> Result<HttpResponse> {
     let requested = body.into_inner().official_on;
-    write(state, caller, path, move |conn, vis, profile_number, by| {
-        store::recognise(conn, vis, profile_number, requested, by)
-    })
+    write(
+        state,
+        caller,
+        path,
+        "recognise",
+        move |conn, vis, profile_number, by| {
+            store::recognise(conn, vis, profile_number, requested, by)
+        },
+    )
     .await
 }
 
@@ -329,9 +359,15 @@ pub async fn transfer(
     body: web::Json<TransferRequest>,
 ) -> Result<HttpResponse> {
     let transfer = body.into_inner().prepare();
-    write(state, caller, path, move |conn, vis, profile_number, by| {
-        store::transfer(conn, vis, profile_number, transfer, by)
-    })
+    write(
+        state,
+        caller,
+        path,
+        "transfer",
+        move |conn, vis, profile_number, by| {
+            store::transfer(conn, vis, profile_number, transfer, by)
+        },
+    )
     .await
 }
 
@@ -352,9 +388,15 @@ pub async fn exempt(
     let b = body.into_inner();
     b.validate()?;
     let reason = clean(b.reason);
-    write(state, caller, path, move |conn, vis, profile_number, by| {
-        store::exempt(conn, vis, profile_number, b.starts_on, reason, by)
-    })
+    write(
+        state,
+        caller,
+        path,
+        "exempt",
+        move |conn, vis, profile_number, by| {
+            store::exempt(conn, vis, profile_number, b.starts_on, reason, by)
+        },
+    )
     .await
 }
 
@@ -371,9 +413,15 @@ pub async fn end_exemption(
     body: web::Json<EndRequest>,
 ) -> Result<HttpResponse> {
     let on = body.into_inner().on;
-    write(state, caller, path, move |conn, vis, profile_number, by| {
-        store::end_exemption(conn, vis, profile_number, on, by)
-    })
+    write(
+        state,
+        caller,
+        path,
+        "end_exemption",
+        move |conn, vis, profile_number, by| {
+            store::end_exemption(conn, vis, profile_number, on, by)
+        },
+    )
     .await
 }
 
@@ -391,9 +439,15 @@ pub async fn leave(
     body: web::Json<LeaveRequest>,
 ) -> Result<HttpResponse> {
     let b = body.into_inner();
-    write(state, caller, path, move |conn, vis, profile_number, by| {
-        store::leave(conn, vis, profile_number, b.reason, b.on, by)
-    })
+    write(
+        state,
+        caller,
+        path,
+        "leave",
+        move |conn, vis, profile_number, by| {
+            store::leave(conn, vis, profile_number, b.reason, b.on, by)
+        },
+    )
     .await
 }
 
@@ -416,15 +470,21 @@ pub async fn add_gap(
     let b = body.into_inner();
     b.validate()?;
     let note = clean(b.note);
-    write(state, caller, path, move |conn, vis, profile_number, by| {
-        let gap = store::Gap {
-            reason: b.reason,
-            starts_on: b.starts_on,
-            ends_on: Some(b.ends_on),
-            note,
-        };
-        store::add_gap(conn, vis, profile_number, gap, by)
-    })
+    write(
+        state,
+        caller,
+        path,
+        "add_party_age_gap",
+        move |conn, vis, profile_number, by| {
+            let gap = store::Gap {
+                reason: b.reason,
+                starts_on: b.starts_on,
+                ends_on: Some(b.ends_on),
+                note,
+            };
+            store::add_gap(conn, vis, profile_number, gap, by)
+        },
+    )
     .await
 }
 
@@ -458,9 +518,15 @@ pub async fn add_position(
     body: web::Json<PositionRequest>,
 ) -> Result<HttpResponse> {
     let position = body.into_inner().prepare()?;
-    write(state, caller, path, move |conn, vis, profile_number, by| {
-        store::add_position(conn, vis, profile_number, position, by)
-    })
+    write(
+        state,
+        caller,
+        path,
+        "add_position",
+        move |conn, vis, profile_number, by| {
+            store::add_position(conn, vis, profile_number, position, by)
+        },
+    )
     .await
 }
 
@@ -479,9 +545,15 @@ pub async fn end_position(
 ) -> Result<HttpResponse> {
     let b = body.into_inner();
     let title = text::normalize(&b.title);
-    write(state, caller, path, move |conn, vis, profile_number, by| {
-        store::end_position(conn, vis, profile_number, &title, b.on, by)
-    })
+    write(
+        state,
+        caller,
+        path,
+        "end_position",
+        move |conn, vis, profile_number, by| {
+            store::end_position(conn, vis, profile_number, &title, b.on, by)
+        },
+    )
     .await
 }
 

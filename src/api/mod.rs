@@ -4,6 +4,7 @@
 //! extractor looks the route up) and tells the access-matrix test which routes exist.
 
 mod api_keys;
+mod audit;
 mod auth;
 mod bulk;
 pub(crate) mod discipline;
@@ -56,6 +57,27 @@ impl AppState {
         })
         .await
         .map_err(|e| Error::Internal(format!("blocking task failed: {e}")))?
+    }
+}
+
+impl AppState {
+    /// Runs a write and appends its audit events in the same transaction: `f` returns the
+    /// answer and the [`Change`](crate::store::audit::Change)s it made; if `f` fails, nothing
+    /// is written and nothing is recorded. `actor` is `caller.actor()`.
+    pub async fn write<T, C, F>(&self, actor: crate::store::audit::Actor, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        C: Into<Vec<crate::store::audit::Change>>,
+        F: FnOnce(&mut DbConn) -> Result<(T, C)> + Send + 'static,
+    {
+        self.db(move |conn| {
+            crate::db::write_transaction(conn, |conn| {
+                let (value, changes) = f(conn)?;
+                crate::store::audit::append(conn, &actor, changes.into())?;
+                Ok(value)
+            })
+        })
+        .await
     }
 }
 
@@ -189,6 +211,9 @@ routes! {
 
     "/api/v1/imports/{kind}" { POST => bulk::import, Access::Import; }
     "/api/v1/exports/{kind}" { GET => bulk::export, Access::RecordRead; }
+
+    "/api/v1/audit/events" { GET => audit::events, Access::AuditRead; }
+    "/api/v1/audit/verify" { GET => audit::verify, Access::AuditRead; }
 
     "/api/v1/stats/structure" { GET => stats::structure, Access::StatisticsRead; }
     "/api/v1/stats/ratings" { GET => stats::ratings, Access::StatisticsRead; }

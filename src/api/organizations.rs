@@ -11,6 +11,7 @@ use crate::auth::Caller;
 use crate::domain::organization::OrgKind;
 use crate::domain::text;
 use crate::error::{Error, Result};
+use crate::store::audit;
 use crate::store::organizations::{self as store, ListFilter, NewOrganization, OrganizationPatch};
 
 #[derive(Debug, Deserialize, Validate)]
@@ -121,7 +122,12 @@ pub async fn create(
 ) -> Result<HttpResponse> {
     let new = body.into_inner().prepare(&caller)?;
     let vis = caller.visibility();
-    let org = state.db(move |conn| store::create(conn, vis, new)).await?;
+    let org = state
+        .write(caller.actor(), move |conn| {
+            let org = store::create(conn, vis, new)?;
+            Ok(audit::created("organization", org.code.clone(), org))
+        })
+        .await?;
     Ok(created(
         format!("/api/v1/organizations/{}", org.code),
         Some(org.version),
@@ -157,7 +163,17 @@ pub async fn update(
     };
     let vis = caller.visibility();
     let org = state
-        .db(move |conn| store::update(conn, vis, &code, if_match.0, patch))
+        .write(caller.actor(), move |conn| {
+            let before = store::get(conn, vis, &code)?;
+            let after = store::update(conn, vis, &code, if_match.0, patch)?;
+            Ok(audit::changed(
+                "organization",
+                code,
+                "update",
+                &before,
+                after,
+            ))
+        })
         .await?;
     Ok(ok_with_etag(org.version, &org))
 }
@@ -172,7 +188,17 @@ pub async fn dissolve(
     let on = body.into_inner().on;
     let vis = caller.visibility();
     let org = state
-        .db(move |conn| store::dissolve(conn, vis, &code, on))
+        .write(caller.actor(), move |conn| {
+            let before = store::get(conn, vis, &code)?;
+            let after = store::dissolve(conn, vis, &code, on)?;
+            Ok(audit::changed(
+                "organization",
+                code,
+                "dissolve",
+                &before,
+                after,
+            ))
+        })
         .await?;
     Ok(ok_with_etag(org.version, &org))
 }
@@ -188,7 +214,11 @@ pub async fn move_to(
     let parent_code = text::normalize(&parent_code);
     let vis = caller.visibility();
     let org = state
-        .db(move |conn| store::move_to(conn, vis, &code, &parent_code, on))
+        .write(caller.actor(), move |conn| {
+            let before = store::get(conn, vis, &code)?;
+            let after = store::move_to(conn, vis, &code, &parent_code, on)?;
+            Ok(audit::changed("organization", code, "move", &before, after))
+        })
         .await?;
     Ok(ok_with_etag(org.version, &org))
 }

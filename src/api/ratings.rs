@@ -13,6 +13,7 @@ use crate::domain::organization::OrgKind;
 use crate::domain::rating::Level;
 use crate::domain::text;
 use crate::error::{Error, Result};
+use crate::store::audit;
 use crate::store::ratings as store;
 
 #[derive(Debug, Deserialize, Validate)]
@@ -64,8 +65,14 @@ pub async fn create_member_rating(
 ) -> Result<HttpResponse> {
     let (profile_number, year, input) = body.into_inner().prepare(&caller)?;
     let vis = caller.visibility();
+    let reason = input.override_reason.clone();
     let rating = state
-        .db(move |conn| store::create_member_rating(conn, vis, &profile_number, year, input))
+        .write(caller.actor(), move |conn| {
+            let rating = store::create_member_rating(conn, vis, &profile_number, year, input)?;
+            let key = format!("{profile_number}/{year}");
+            let (rating, change) = audit::created("member_rating", key, rating);
+            Ok((rating, change.reason(reason)))
+        })
         .await?;
     Ok(created(
         format!(
@@ -101,6 +108,24 @@ pub struct MemberRatingBatch {
     override_reason: Option<String>,
 }
 
+/// One event per rating of a batch, with the rating as sent (the batch answers counts only).
+fn batch_changes<T: Serialize>(
+    entity: &'static str,
+    year: i32,
+    items: &[T],
+    reason: &Option<String>,
+    key: impl Fn(&T) -> String,
+) -> Vec<audit::Change> {
+    items
+        .iter()
+        .map(|item| {
+            audit::Change::new(entity, format!("{}/{year}", key(item)), "create")
+                .after(item)
+                .reason(reason.clone())
+        })
+        .collect()
+}
+
 pub async fn create_member_ratings(
     state: web::Data<AppState>,
     caller: Caller,
@@ -111,6 +136,13 @@ pub async fn create_member_ratings(
     allow_override(&caller, &body.override_reason)?;
     let year = body.year;
     let override_reason = clean(body.override_reason);
+    let changes = batch_changes(
+        "member_rating",
+        year,
+        &body.ratings,
+        &override_reason,
+        |i| text::normalize(&i.profile_number),
+    );
     let items: Vec<(String, store::RatingInput)> = body
         .ratings
         .into_iter()
@@ -130,7 +162,12 @@ pub async fn create_member_ratings(
         .collect();
     let vis = caller.visibility();
     let (count, warnings) = state
-        .db(move |conn| store::create_member_ratings(conn, vis, year, items))
+        .write(caller.actor(), move |conn| {
+            Ok((
+                store::create_member_ratings(conn, vis, year, items)?,
+                changes,
+            ))
+        })
         .await?;
     Ok(HttpResponse::Ok()
         .json(serde_json::json!({"year": year, "count": count, "warnings": warnings})))
@@ -199,18 +236,18 @@ pub async fn update_member_rating(
     let body = body.into_inner();
     body.validate()?;
     allow_override(&caller, &body.override_reason)?;
+    let reason = clean(body.override_reason.clone());
     let patch = body.patch()?;
     let vis = caller.visibility();
     let rating = state
-        .db(move |conn| {
-            store::update_member_rating(
-                conn,
-                vis,
-                &text::normalize(&profile_number),
-                year,
-                if_match.0,
-                patch,
-            )
+        .write(caller.actor(), move |conn| {
+            let profile_number = text::normalize(&profile_number);
+            let before = store::get_member_rating(conn, vis, &profile_number, year)?;
+            let after =
+                store::update_member_rating(conn, vis, &profile_number, year, if_match.0, patch)?;
+            let key = format!("{profile_number}/{year}");
+            let (after, change) = audit::changed("member_rating", key, "update", &before, after);
+            Ok((after, change.reason(reason)))
         })
         .await?;
     Ok(ok_with_etag(rating.version, &rating))
@@ -312,8 +349,14 @@ pub async fn create_org_rating(
 ) -> Result<HttpResponse> {
     let (code, year, input) = body.into_inner().prepare(&caller)?;
     let vis = caller.visibility();
+    let reason = input.override_reason.clone();
     let rating = state
-        .db(move |conn| store::create_org_rating(conn, vis, &code, year, input))
+        .write(caller.actor(), move |conn| {
+            let rating = store::create_org_rating(conn, vis, &code, year, input)?;
+            let (rating, change) =
+                audit::created("organization_rating", format!("{code}/{year}"), rating);
+            Ok((rating, change.reason(reason)))
+        })
         .await?;
     Ok(created(
         format!(
@@ -358,6 +401,13 @@ pub async fn create_org_ratings(
     allow_override(&caller, &body.override_reason)?;
     let year = body.year;
     let override_reason = clean(body.override_reason);
+    let changes = batch_changes(
+        "organization_rating",
+        year,
+        &body.ratings,
+        &override_reason,
+        |i| text::normalize(&i.organization_code),
+    );
     let items = body
         .ratings
         .into_iter()
@@ -377,7 +427,9 @@ pub async fn create_org_ratings(
         .collect();
     let vis = caller.visibility();
     let (count, warnings) = state
-        .db(move |conn| store::create_org_ratings(conn, vis, year, items))
+        .write(caller.actor(), move |conn| {
+            Ok((store::create_org_ratings(conn, vis, year, items)?, changes))
+        })
         .await?;
     Ok(HttpResponse::Ok()
         .json(serde_json::json!({"year": year, "count": count, "warnings": warnings})))
@@ -412,11 +464,18 @@ pub async fn update_org_rating(
             "Organisation ratings have no self_corrected field.",
         ));
     }
+    let reason = clean(body.override_reason.clone());
     let patch = body.patch()?;
     let vis = caller.visibility();
     let rating = state
-        .db(move |conn| {
-            store::update_org_rating(conn, vis, &text::normalize(&code), year, if_match.0, patch)
+        .write(caller.actor(), move |conn| {
+            let code = text::normalize(&code);
+            let before = store::get_org_rating(conn, vis, &code, year)?;
+            let after = store::update_org_rating(conn, vis, &code, year, if_match.0, patch)?;
+            let key = format!("{code}/{year}");
+            let (after, change) =
+                audit::changed("organization_rating", key, "update", &before, after);
+            Ok((after, change.reason(reason)))
         })
         .await?;
     Ok(ok_with_etag(rating.version, &rating))

@@ -10,6 +10,7 @@ use crate::api::{created, ok_with_etag, page_limit, AppState};
 use crate::auth::Caller;
 use crate::domain::text;
 use crate::error::Result;
+use crate::store::audit;
 use crate::store::targets as store;
 
 #[derive(Debug, Deserialize, Validate)]
@@ -42,7 +43,14 @@ pub async fn create_target(
     let (code, year, target) = body.into_inner().prepare()?;
     let vis = caller.visibility();
     let target = state
-        .db(move |conn| store::create(conn, vis, &code, year, target))
+        .write(caller.actor(), move |conn| {
+            let target = store::create(conn, vis, &code, year, target)?;
+            Ok(audit::created(
+                "admission_target",
+                format!("{code}/{year}"),
+                target,
+            ))
+        })
         .await?;
     Ok(created(
         format!(
@@ -112,15 +120,18 @@ pub async fn update_target(
     b.validate()?;
     let vis = caller.visibility();
     let target = state
-        .db(move |conn| {
-            store::update(
-                conn,
-                vis,
-                &text::normalize(&code),
-                year,
-                if_match.0,
-                b.target,
-            )
+        .write(caller.actor(), move |conn| {
+            let code = text::normalize(&code);
+            let before = store::get(conn, vis, &code, year)?;
+            let after = store::update(conn, vis, &code, year, if_match.0, b.target)?;
+            let key = format!("{code}/{year}");
+            Ok(audit::changed(
+                "admission_target",
+                key,
+                "update",
+                &before,
+                after,
+            ))
         })
         .await?;
     Ok(ok_with_etag(target.version, &target))

@@ -10,6 +10,7 @@ use crate::auth::password::hash_password;
 use crate::auth::Caller;
 use crate::domain::{text, Role};
 use crate::error::{Error, Result};
+use crate::store::audit;
 use crate::store::users::{self as store, NewUser, UserFilter, UserPatch};
 
 #[derive(Debug, Deserialize, Validate)]
@@ -79,7 +80,7 @@ pub async fn list(
 
 pub async fn create(
     state: web::Data<AppState>,
-    _caller: Caller,
+    caller: Caller,
     body: web::Json<UserCreate>,
 ) -> Result<HttpResponse> {
     let mut body = body.into_inner();
@@ -94,8 +95,8 @@ pub async fn create(
         .await
         .map_err(|e| Error::Internal(format!("blocking task failed: {e}")))?;
     let user = state
-        .db(move |conn| {
-            store::create(
+        .write(caller.actor(), move |conn| {
+            let user = store::create(
                 conn,
                 NewUser {
                     username: body.username,
@@ -104,7 +105,8 @@ pub async fn create(
                     scope,
                     active: body.active.unwrap_or(true),
                 },
-            )
+            )?;
+            Ok(audit::created("user", user.username.clone(), user))
         })
         .await?;
     Ok(created(
@@ -126,7 +128,7 @@ pub async fn get(
 
 pub async fn update(
     state: web::Data<AppState>,
-    _caller: Caller,
+    caller: Caller,
     path: web::Path<String>,
     if_match: IfMatch,
     body: web::Json<UserUpdate>,
@@ -141,14 +143,18 @@ pub async fn update(
         active: body.active,
     };
     let user = state
-        .db(move |conn| store::update(conn, &username, if_match.0, patch))
+        .write(caller.actor(), move |conn| {
+            let before = store::get(conn, &username)?;
+            let after = store::update(conn, &username, if_match.0, patch)?;
+            Ok(audit::changed("user", username, "update", &before, after))
+        })
         .await?;
     Ok(ok_with_etag(user.version, &user))
 }
 
 pub async fn reset_password(
     state: web::Data<AppState>,
-    _caller: Caller,
+    caller: Caller,
     path: web::Path<String>,
     body: web::Json<PasswordReset>,
 ) -> Result<HttpResponse> {
@@ -159,10 +165,12 @@ pub async fn reset_password(
         .await
         .map_err(|e| Error::Internal(format!("blocking task failed: {e}")))?;
     state
-        .db(move |conn| {
+        .write(caller.actor(), move |conn| {
             let user = store::find_by_username(conn, &username)?
                 .ok_or_else(|| Error::not_found(format!("User {username} was not found.")))?;
-            store::set_password(conn, user.id, &hash, None)
+            store::set_password(conn, user.id, &hash, None)?;
+            // Resetting a password also ends the user's sessions.
+            Ok(((), audit::Change::new("user", username, "reset_password")))
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())

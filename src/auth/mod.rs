@@ -33,6 +33,8 @@ pub enum Access {
     Import,
     /// User management.
     Admin,
+    /// The audit trail: administrators, and auditors within their scope.
+    AuditRead,
 }
 
 /// The access table of design.md, as data.
@@ -44,6 +46,7 @@ pub fn role_allows(role: Role, access: Access) -> bool {
         Access::DisciplineWrite => matches!(role, Role::Admin | Role::Inspector),
         Access::Import => role != Role::Auditor,
         Access::Admin => role == Role::Admin,
+        Access::AuditRead => matches!(role, Role::Admin | Role::Auditor),
     }
 }
 
@@ -65,6 +68,15 @@ pub struct Caller {
     pub session_id: Option<String>,
     /// The API key used, if any.
     pub api_key_id: Option<i64>,
+    /// Where the request came from (set by the extractor; empty elsewhere).
+    pub origin: Origin,
+}
+
+/// Where a request came from, for the audit trail: the client's address and the request id.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    pub ip: Option<String>,
+    pub request_id: Option<String>,
 }
 
 impl Caller {
@@ -72,6 +84,17 @@ impl Caller {
         match &self.scope {
             None => Visibility::All,
             Some(scope) => Visibility::Subtree(scope.id),
+        }
+    }
+
+    /// Who is writing and from where, for the audit event of the write.
+    pub fn actor(&self) -> crate::store::audit::Actor {
+        crate::store::audit::Actor {
+            user_id: Some(self.user_id),
+            api_key_id: self.api_key_id,
+            name: self.username.clone(),
+            ip: self.origin.ip.clone(),
+            request_id: self.origin.request_id.clone(),
         }
     }
 

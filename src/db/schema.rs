@@ -246,6 +246,35 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    audit_events (id) {
+        id -> BigInt,
+        at -> Timestamp,
+        user_id -> Nullable<BigInt>,
+        api_key_id -> Nullable<BigInt>,
+        actor -> Text,
+        ip -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+        entity -> Text,
+        record_key -> Text,
+        action -> Text,
+        organization_code -> Nullable<Text>,
+        before_json -> Nullable<Text>,
+        after_json -> Nullable<Text>,
+        override_reason -> Nullable<Text>,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
+    audit_head (id) {
+        id -> BigInt,
+        last_id -> BigInt,
+        last_hash -> Text,
+    }
+}
+
 diesel::joinable!(users -> organizations (scope_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
@@ -279,4 +308,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     disciplinary_actions,
     insignia_awards,
     admission_targets,
+    audit_events,
+    audit_head,
 );

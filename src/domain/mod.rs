@@ -4,6 +4,7 @@
 //! A rule that a write breaks is a [`RuleViolation`] with a stable `code` (documented in
 //! `docs/rules.md`), the field it concerns, and a message a clerk understands.
 
+pub mod audit;
 pub mod discipline;
 pub mod figures;
 pub mod insignia;

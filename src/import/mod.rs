@@ -13,7 +13,9 @@
 //! rolls everything back.
 
 mod apply;
+mod audit;
 pub mod columns;
+mod digest;
 pub mod output;
 pub mod records;
 pub mod values;
@@ -210,7 +212,8 @@ impl Parser<'_> {
     }
 }
 
-/// The writing half of an import: the database work, row by row or (members) batch by batch.
+/// The writing half of an import: the database work, row by row or (members, member ratings)
+/// batch by batch.
 struct Writer<'a> {
     ctx: &'a apply::Context<'a>,
     kind: Kind,
@@ -218,6 +221,10 @@ struct Writer<'a> {
     errors: RowErrors,
     /// Member rows waiting for their batch.
     pending: Vec<(columns::Row, Result<apply::PreparedMember>)>,
+    /// Member rating rows waiting for their batch.
+    pending_ratings: Vec<columns::Row>,
+    /// The keys written, for the audit event.
+    changed: audit::RowKeys,
 }
 
 impl Writer<'_> {
@@ -237,6 +244,13 @@ impl Writer<'_> {
                 }
                 Ok(())
             }
+            Item::Row(row, None) if self.kind == Kind::MemberRatings => {
+                self.pending_ratings.push(row);
+                if self.pending_ratings.len() >= MEMBER_BATCH {
+                    self.flush(conn)?;
+                }
+                Ok(())
+            }
             Item::Row(row, None) => {
                 // Each row in a savepoint: a row that fails leaves nothing behind.
                 let result =
@@ -246,14 +260,19 @@ impl Writer<'_> {
         }
     }
 
-    /// Writes the member rows waiting for their batch.
+    /// Writes the rows waiting for their batch.
     fn flush(&mut self, conn: &mut DbConn) -> Result<()> {
-        let rows = std::mem::take(&mut self.pending);
-        if rows.is_empty() {
-            return Ok(());
+        let members = std::mem::take(&mut self.pending);
+        if !members.is_empty() {
+            for (row, result) in apply::member_batch(conn, self.ctx, members)? {
+                self.tally(conn, &row, result)?;
+            }
         }
-        for (row, result) in apply::member_batch(conn, self.ctx, rows)? {
-            self.tally(conn, &row, result)?;
+        let ratings = std::mem::take(&mut self.pending_ratings);
+        if !ratings.is_empty() {
+            for (row, result) in apply::member_rating_batch(conn, self.ctx, ratings)? {
+                self.tally(conn, &row, result)?;
+            }
         }
         Ok(())
     }
@@ -264,6 +283,9 @@ impl Writer<'_> {
         row: &columns::Row,
         result: Result<Outcome>,
     ) -> Result<()> {
+        if let Ok(outcome) = &result {
+            self.changed.note(*outcome, || row.key(self.kind));
+        }
         match result {
             Ok(Outcome::Inserted) => self.summary.inserted += 1,
             Ok(Outcome::Updated) => self.summary.updated += 1,
@@ -309,7 +331,11 @@ pub fn run<R: Read + Send>(
         },
         errors: RowErrors::default(),
         pending: Vec::new(),
+        pending_ratings: Vec::new(),
+        changed: audit::RowKeys::default(),
     };
+    let digest = digest::BodyDigest::default();
+    let body = digest.reader(body);
     let mut unreadable: Option<ReadError> = None;
     let result = std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Item>(IN_FLIGHT);
@@ -350,6 +376,9 @@ pub fn run<R: Read + Send>(
             } else if dry_run {
                 Err(Stop::DryRun)
             } else {
+                // One event for the whole file, in its transaction.
+                let event = audit::import_event(caller, mode, &writer, &digest);
+                crate::store::audit::append(conn, &caller.actor(), vec![event])?;
                 Ok(())
             }
         })

@@ -18,6 +18,7 @@ macro_rules! descendants {
     }};
 }
 
+pub mod audit;
 pub mod discipline;
 pub mod export;
 pub mod insignia;

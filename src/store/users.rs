@@ -401,7 +401,7 @@ pub enum Refreshed {
     Refused,
     /// A refresh token presented a second time: someone else may hold it. The whole session
     /// (every refresh token and access token of the family) is now revoked.
-    ReuseDetected,
+    ReuseDetected { user: Box<UserRow> },
 }
 
 /// A presented refresh token as stored: id, session, expiry, use, the session's revocation,
@@ -436,7 +436,9 @@ pub fn rotate_refresh_token(conn: &mut DbConn, presented: &str) -> Result<Refres
         };
         if used_at.is_some() {
             revoke_session(conn, &session_id)?;
-            return Ok(Refreshed::ReuseDetected);
+            return Ok(Refreshed::ReuseDetected {
+                user: Box::new(user),
+            });
         }
         if revoked_at.is_some() || expires_at <= now || !user.active {
             return Ok(Refreshed::Refused);
@@ -448,7 +450,9 @@ pub fn rotate_refresh_token(conn: &mut DbConn, presented: &str) -> Result<Refres
         if marked != 1 {
             // Another request used it between our read and our write.
             revoke_session(conn, &session_id)?;
-            return Ok(Refreshed::ReuseDetected);
+            return Ok(Refreshed::ReuseDetected {
+                user: Box::new(user),
+            });
         }
         let refresh_token = issue_refresh_token(conn, &session_id)?;
         Ok(Refreshed::Rotated {
@@ -467,17 +471,20 @@ pub fn revoke_session(conn: &mut DbConn, session_id: &str) -> Result<()> {
     Ok(())
 }
 
-/// Revokes the session that a refresh token belongs to. Unknown tokens are ignored.
-pub fn logout(conn: &mut DbConn, presented: &str) -> Result<()> {
-    let session: Option<String> = refresh_tokens::table
+/// Revokes the session that a refresh token belongs to, and says whose it was (user id and
+/// name). Unknown tokens are ignored.
+pub fn logout(conn: &mut DbConn, presented: &str) -> Result<Option<(i64, String)>> {
+    let session: Option<(String, i64, String)> = refresh_tokens::table
+        .inner_join(sessions::table.inner_join(users::table))
         .filter(refresh_tokens::token_hash.eq(tokens::token_hash(presented)))
-        .select(refresh_tokens::session_id)
+        .select((refresh_tokens::session_id, users::id, users::username))
         .first(conn)
         .optional()?;
-    if let Some(session) = session {
-        revoke_session(conn, &session)?;
-    }
-    Ok(())
+    let Some((session, user_id, username)) = session else {
+        return Ok(None);
+    };
+    revoke_session(conn, &session)?;
+    Ok(Some((user_id, username)))
 }
 
 fn caller_from(
@@ -497,6 +504,7 @@ fn caller_from(
         scope,
         session_id,
         api_key_id,
+        origin: Default::default(),
     }
 }
 

@@ -117,6 +117,17 @@ DELETE /api/v1/api-keys/{id}                 clerk     204
 DELETE /api/v1/api-keys/{id}                 inspector 204
 DELETE /api/v1/api-keys/{id}                 auditor   204
 
+GET    /api/v1/audit/events                  anonymous 401
+GET    /api/v1/audit/events                  admin     200
+GET    /api/v1/audit/events                  clerk     403
+GET    /api/v1/audit/events                  inspector 403
+GET    /api/v1/audit/events                  auditor   200
+GET    /api/v1/audit/verify                  anonymous 401
+GET    /api/v1/audit/verify                  admin     200
+GET    /api/v1/audit/verify                  clerk     403
+GET    /api/v1/audit/verify                  inspector 403
+GET    /api/v1/audit/verify                  auditor   200
+
 #                                                      own desc anc sib other
 GET    /api/v1/organizations                 anonymous 401 401 401 401 401
 GET    /api/v1/organizations                 admin     200 200 200 200 200
@@ -606,8 +617,15 @@ async fn request_for(
     match (method, path) {
         (
             "GET",
-            "/health" | "/ready" | "/openapi.yaml" | "/docs" | "/api/v1/me" | "/api/v1/users"
-            | "/api/v1/api-keys",
+            "/health"
+            | "/ready"
+            | "/openapi.yaml"
+            | "/docs"
+            | "/api/v1/me"
+            | "/api/v1/users"
+            | "/api/v1/api-keys"
+            | "/api/v1/audit/events"
+            | "/api/v1/audit/verify",
         ) => plain(path),
         ("GET", "/docs/{asset}") => plain("/docs/swagger-ui.css"),
         ("POST", "/api/v1/auth/login") => {

@@ -4,6 +4,7 @@
 mod access_matrix;
 mod annual;
 mod api_keys;
+mod audit;
 mod auth;
 mod bulk;
 mod cli;
