@@ -134,6 +134,20 @@ enum Command {
         #[command(flatten)]
         remote: Remote,
     },
+    /// Serve the demonstration: on an empty database, first load a generated province whose
+    /// records reproduce the Hậu Giang 2024 report (through the bulk import), create sign-in
+    /// accounts and print them once.
+    Demo {
+        /// Write the data set's import files (`<kind>.csv`) into this folder and exit.
+        #[arg(long, value_name = "DIR")]
+        write_files: Option<PathBuf>,
+        /// The generator's seed: the same seed gives the same files, byte for byte.
+        #[arg(long, default_value_t = party_records::demo::DEFAULT_SEED)]
+        seed: u64,
+        /// Another report's figures (JSON in the shape of `demo::figures::Figures`).
+        #[arg(long, value_name = "FILE")]
+        figures: Option<PathBuf>,
+    },
     /// Load a generated province into a fresh database and time the workloads (BENCHMARKS.md).
     Bench {
         /// sqlite or postgres.
@@ -178,6 +192,11 @@ fn main() -> ExitCode {
             iterations,
             seed,
         } => bench(&db, url, iterations, seed),
+        Command::Demo {
+            write_files,
+            seed,
+            figures,
+        } => demo(&cli.database_url, &cli.serve, write_files, seed, figures),
         Command::Audit {
             command: AuditCommand::Verify,
         } => party_records::ops::verify_audit(&cli.database_url),
@@ -239,8 +258,8 @@ fn client_exit(result: Result<(), client::Failure>) -> ExitCode {
     }
 }
 
-fn serve(database_url: &str, args: &ServeArgs) -> Result<(), String> {
-    let settings = Settings {
+fn settings(database_url: &str, args: &ServeArgs) -> Result<Settings, String> {
+    Ok(Settings {
         database_url: database_url.to_string(),
         bind: args.bind.clone(),
         jwt_secret: config::load_jwt_secret(
@@ -251,7 +270,11 @@ fn serve(database_url: &str, args: &ServeArgs) -> Result<(), String> {
         max_import_bytes: args.max_import_bytes,
         pool_size: args.pool_size,
         workers: args.workers,
-    };
+    })
+}
+
+fn serve(database_url: &str, args: &ServeArgs) -> Result<(), String> {
+    let settings = settings(database_url, args)?;
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(&settings)?;
         let users = {
@@ -274,6 +297,35 @@ fn serve(database_url: &str, args: &ServeArgs) -> Result<(), String> {
         println!("API description: http://{host}:{}/openapi.yaml", app.port());
         app.run_until_stopped().await.map_err(|e| e.to_string())
     })
+}
+
+fn demo(
+    database_url: &str,
+    args: &ServeArgs,
+    write_files: Option<PathBuf>,
+    seed: u64,
+    figures: Option<PathBuf>,
+) -> Result<(), String> {
+    use party_records::demo::{dataset::DataSet, figures::Figures};
+    let figures = match figures {
+        None => Figures::hau_giang_2024(),
+        Some(path) => {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+    };
+    let data = DataSet::generate(seed, &figures)?;
+    if let Some(dir) = write_files {
+        for path in data
+            .write_files(&dir)
+            .map_err(|e| format!("cannot write into {}: {e}", dir.display()))?
+        {
+            println!("{}", path.display());
+        }
+        return Ok(());
+    }
+    party_records::demo::serve::run(settings(database_url, args)?, &figures, data)
 }
 
 fn bench(db: &str, url: Option<String>, iterations: usize, seed: u64) -> Result<(), String> {

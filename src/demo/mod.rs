@@ -2,9 +2,15 @@
 //! towns, members with Vietnamese names), deterministic for a seed. The benchmark loads it at
 //! any scale; the demonstration builds on it.
 
+pub mod dataset;
+pub mod figures;
 pub mod files;
 pub mod names;
 pub mod province;
+pub mod serve;
+
+/// The seed of the demonstration's data set.
+pub const DEFAULT_SEED: u64 = 2024;
 
 /// SplitMix64: a small, fast generator whose sequence for a seed never changes, so a seed
 /// gives the same data set on every machine and every version of the dependencies.

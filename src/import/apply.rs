@@ -4,6 +4,8 @@
 //! the API would make by an update is made the same way, and a change the API does not allow
 //! as an edit (a decision's form, an organisation's kind) is a row error.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDate;
 use diesel::prelude::*;
 
@@ -80,12 +82,17 @@ fn required<'r>(row: &'r Row, column: &str) -> &'r str {
 }
 
 fn member_reference(conn: &mut DbConn, ctx: &Context, profile_number: &str) -> Result<MemberRow> {
-    member_store::find_visible(conn, ctx.vis, profile_number).map_err(
-        crate::error::missing_reference(
-            "profile_number",
-            "member.not_found",
-            format!("There is no member with profile number {profile_number}."),
-        ),
+    member_store::find_visible(conn, ctx.vis, profile_number).map_err(|e| match e {
+        Error::NotFound(_) => member_missing(profile_number),
+        other => other,
+    })
+}
+
+fn member_missing(profile_number: &str) -> Error {
+    Error::invalid(
+        "profile_number",
+        "member.not_found",
+        format!("There is no member with profile number {profile_number}."),
     )
 }
 
@@ -498,15 +505,82 @@ fn rating_patch(
     any.then_some(patch)
 }
 
-fn member_rating(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
+fn member_rating_request(
+    ctx: &Context,
+    row: &Row,
+) -> Result<(String, i32, rating_store::RatingInput)> {
     let mut fields = same(RATING_FIELDS);
     fields.extend([
         ("profile_number", "profile_number"),
         ("self_corrected", "self_corrected"),
     ]);
-    let (pn, year, input) = row
-        .request::<MemberRatingCreate>(&fields)?
-        .prepare(ctx.caller)?;
+    row.request::<MemberRatingCreate>(&fields)?
+        .prepare(ctx.caller)
+}
+
+/// Member rating rows, a batch at a time: new ratings are checked and inserted together
+/// (`store::ratings::create_member_ratings_many`, the checks of one rating with the records
+/// looked up once for the batch); rows of recorded ratings go one by one (`member_rating`).
+/// One result per row, in order.
+pub fn member_rating_batch(
+    conn: &mut DbConn,
+    ctx: &Context,
+    rows: Vec<Row>,
+) -> Result<Vec<(Row, Result<Outcome>)>> {
+    let prepared: Vec<_> = rows
+        .iter()
+        .map(|row| member_rating_request(ctx, row))
+        .collect();
+    let numbers: Vec<&str> = prepared
+        .iter()
+        .filter_map(|p| p.as_ref().ok().map(|(pn, _, _)| pn.as_str()))
+        .collect();
+    let found: HashMap<String, MemberRow> =
+        member_store::find_visible_many(conn, ctx.vis, &numbers)?
+            .into_iter()
+            .map(|m| (m.profile_number.clone(), m))
+            .collect();
+    let mut results: Vec<Option<Result<Outcome>>> = Vec::with_capacity(rows.len());
+    let (mut slots, mut items) = (Vec::new(), Vec::new());
+    for (i, p) in prepared.into_iter().enumerate() {
+        results.push(match p {
+            Err(e) => Some(Err(e)),
+            Ok((pn, year, input)) => match found.get(&pn) {
+                None => Some(Err(member_missing(&pn))),
+                Some(member) => {
+                    slots.push(i);
+                    items.push((member, year, input));
+                    None
+                }
+            },
+        });
+    }
+    let written = rating_store::create_member_ratings_many(conn, &items)?;
+    for (i, result) in slots.into_iter().zip(written) {
+        results[i] = match result {
+            Ok(()) => Some(Ok(Outcome::Inserted)),
+            // A recorded rating: compared and updated one by one, below.
+            Err(Error::Unprocessable(list)) if list.iter().any(|e| e.code == "rating.exists") => {
+                None
+            }
+            Err(e) => Some(Err(e)),
+        };
+    }
+    Ok(rows
+        .into_iter()
+        .zip(results)
+        .map(|(row, result)| {
+            let result = match result {
+                Some(r) => r,
+                None => crate::db::savepoint(conn, |conn| member_rating(conn, ctx, &row)),
+            };
+            (row, result)
+        })
+        .collect())
+}
+
+fn member_rating(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
+    let (pn, year, input) = member_rating_request(ctx, row)?;
     member_reference(conn, ctx, &pn)?;
     match rating_store::get_member_rating(conn, ctx.vis, &pn, year) {
         Err(Error::NotFound(_)) => {

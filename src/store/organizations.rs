@@ -226,6 +226,11 @@ fn full(conn: &mut DbConn, row: OrgRow) -> Result<Organization> {
     Ok(org)
 }
 
+/// How many organisations are recorded (none: an empty database).
+pub fn count(conn: &mut DbConn) -> Result<i64> {
+    Ok(orgs::table.count().get_result(conn)?)
+}
+
 pub fn get(conn: &mut DbConn, vis: Visibility, code: &str) -> Result<Organization> {
     let row = find_visible(conn, vis, code)?;
     full(conn, row)

@@ -2,7 +2,9 @@
 //! `domain::rating` applied against the records (exemptions, discipline, the tree), and the
 //! soft excellence quota reported as warnings.
 
-use chrono::{NaiveDate, NaiveDateTime};
+use std::collections::{HashMap, HashSet};
+
+use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::Serialize;
 
@@ -101,23 +103,34 @@ pub fn member_facts(conn: &mut DbConn, member: &MemberRow, year: i32) -> Result<
         .filter(exemptions::member_id.eq(member.id))
         .select((exemptions::starts_on, exemptions::ends_on))
         .load(conn)?;
-    let end = year_end(year);
-    let start = year_start(year);
     let disciplined: i64 = disciplined_in!(year)
         .filter(actions::member_id.eq(member.id))
         .count()
         .get_result(conn)?;
-    Ok(MemberFacts {
+    Ok(facts_of(member, &periods, disciplined > 0, year))
+}
+
+/// The facts of a rating year from the member's exemption periods and whether a decision of
+/// that year disciplined them.
+fn facts_of(
+    member: &MemberRow,
+    exemption_periods: &[(NaiveDate, Option<NaiveDate>)],
+    disciplined_in_year: bool,
+    year: i32,
+) -> MemberFacts {
+    let end = year_end(year);
+    let start = year_start(year);
+    MemberFacts {
         admitted_on: member.admitted_on,
         left_on: member.left_on,
-        exempt_at_year_end: periods
+        exempt_at_year_end: exemption_periods
             .iter()
             .any(|(s, e)| *s <= end && e.is_none_or(|e| end < e)),
-        exempt_during_year: periods
+        exempt_during_year: exemption_periods
             .iter()
             .any(|(s, e)| *s <= end && e.is_none_or(|e| start < e)),
-        disciplined_in_year: disciplined > 0,
-    })
+        disciplined_in_year,
+    }
 }
 
 pub fn organization_facts(conn: &mut DbConn, org: &OrgRow, year: i32) -> Result<OrganizationFacts> {
@@ -433,6 +446,119 @@ fn insert_member_rating(
         ))
         .execute(conn)?;
     Ok(())
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = mr, treat_none_as_default_value = false)]
+struct MemberRatingInsert<'a> {
+    member_id: i64,
+    year: i32,
+    level: &'static str,
+    score: Option<i32>,
+    reason: Option<&'a str>,
+    self_corrected: bool,
+    decided_on: Option<NaiveDate>,
+    override_reason: Option<&'a str>,
+    version: i64,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+/// Ratings of many members entered together (the bulk import, which found the members in
+/// the caller's scope): the checks of `create_member_rating`, against the recorded ratings,
+/// exemptions and decisions looked up once for the batch, and one multi-row insert. One
+/// result per item, in order; `rating.exists` for a member rated already in that year (the
+/// import updates those one by one). No quota warnings: nothing reads them here.
+pub fn create_member_ratings_many(
+    conn: &mut DbConn,
+    items: &[(&MemberRow, i32, RatingInput)],
+) -> Result<Vec<Result<()>>> {
+    crate::db::write_transaction(conn, |conn| {
+        let ids: Vec<i64> = items.iter().map(|(m, _, _)| m.id).collect();
+        let rated: HashSet<(i64, i32)> = mr::table
+            .filter(mr::member_id.eq_any(&ids))
+            .select((mr::member_id, mr::year))
+            .load::<(i64, i32)>(conn)?
+            .into_iter()
+            .collect();
+        let mut periods: HashMap<i64, Vec<(NaiveDate, Option<NaiveDate>)>> = HashMap::new();
+        for (id, starts, ends) in exemptions::table
+            .filter(exemptions::member_id.eq_any(&ids))
+            .select((
+                exemptions::member_id,
+                exemptions::starts_on,
+                exemptions::ends_on,
+            ))
+            .load::<(i64, NaiveDate, Option<NaiveDate>)>(conn)?
+        {
+            periods.entry(id).or_default().push((starts, ends));
+        }
+        let disciplined: HashSet<(i64, i32)> = actions::table
+            .filter(actions::member_id.eq_any(&ids))
+            .filter(
+                actions::appeal_outcome
+                    .is_null()
+                    .or(actions::appeal_outcome.ne("annulled")),
+            )
+            .select((actions::member_id.assume_not_null(), actions::decided_on))
+            .load::<(i64, NaiveDate)>(conn)?
+            .into_iter()
+            .map(|(id, day)| (id, day.year()))
+            .collect();
+
+        let mut results = Vec::with_capacity(items.len());
+        let mut rows = Vec::new();
+        let now = crate::time::now();
+        for (member, year, input) in items {
+            let check = || -> Result<i64> {
+                if rated.contains(&(member.id, *year)) {
+                    return Err(Error::invalid(
+                        "year",
+                        "rating.exists",
+                        format!(
+                            "{} has a rating for {year}; correct it instead.",
+                            member.profile_number
+                        ),
+                    ));
+                }
+                check_common(*year, input)?;
+                if input.override_reason.is_none() {
+                    let none = Vec::new();
+                    let facts = facts_of(
+                        member,
+                        periods.get(&member.id).unwrap_or(&none),
+                        disciplined.contains(&(member.id, *year)),
+                        *year,
+                    );
+                    rules::check_member_rating(*year, input.level, input.self_corrected, &facts)?;
+                }
+                Ok(member.id)
+            };
+            match check() {
+                Ok(member_id) => {
+                    rows.push(MemberRatingInsert {
+                        member_id,
+                        year: *year,
+                        level: input.level.as_str(),
+                        score: input.score,
+                        reason: input.reason.as_deref(),
+                        self_corrected: input.self_corrected,
+                        decided_on: input.decided_on,
+                        override_reason: input.override_reason.as_deref(),
+                        version: 1,
+                        created_at: now,
+                        updated_at: now,
+                    });
+                    results.push(Ok(()));
+                }
+                Err(e) => results.push(Err(e)),
+            }
+        }
+        if !rows.is_empty() {
+            crate::bulk_insert!(conn, mr::table, &rows)?;
+        }
+        Ok(results)
+    })
 }
 
 /// Prefixes the fields of an item's errors with its place in a batch: `ratings[3].level`.

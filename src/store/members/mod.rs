@@ -274,6 +274,18 @@ pub fn find_visible(conn: &mut DbConn, vis: Visibility, profile_number: &str) ->
         .ok_or_else(|| Error::not_found(format!("Member {profile_number} was not found.")))
 }
 
+/// The members of `profile_numbers` the caller may see (the others are left out).
+pub fn find_visible_many(
+    conn: &mut DbConn,
+    vis: Visibility,
+    profile_numbers: &[&str],
+) -> Result<Vec<MemberRow>> {
+    Ok(restrict(members::table.into_boxed(), vis)
+        .filter(members::profile_number.eq_any(profile_numbers))
+        .select(MemberRow::as_select())
+        .load(conn)?)
+}
+
 pub fn get(conn: &mut DbConn, vis: Visibility, profile_number: &str) -> Result<Member> {
     let row = find_visible(conn, vis, profile_number)?;
     one_view(conn, row)
