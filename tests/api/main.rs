@@ -9,6 +9,7 @@ mod auth;
 mod bulk;
 mod cli;
 mod concurrency;
+mod demo;
 mod errors;
 mod hardening;
 mod helpers;
