@@ -361,3 +361,156 @@ async fn another_province_and_year_come_out_as_described() {
         .collect();
     assert_eq!(tiers, [(30, 20), (40, 15), (50, 6), (70, 2)]);
 }
+
+const BIN: &str = env!("CARGO_BIN_EXE_party-records");
+
+#[test]
+fn write_files_gives_the_same_bytes_for_a_seed_and_others_for_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, seed: &str| {
+        let out = std::process::Command::new(BIN)
+            .args(["demo", "--seed", seed, "--write-files"])
+            .arg(dir.path().join(name))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir.path().join(name))
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.file_name().into_string().unwrap(),
+                    std::fs::read(e.path()).unwrap(),
+                )
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let first = write("a", "2024");
+    let names: Vec<&str> = first.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "admission-targets.csv",
+            "disciplinary-actions.csv",
+            "insignia-awards.csv",
+            "member-ratings.csv",
+            "members.csv",
+            "organization-ratings.csv",
+            "organizations.csv",
+            "positions.csv",
+            "transfers.csv"
+        ]
+    );
+    assert_eq!(write("b", "2024"), first, "a seed gives the same bytes");
+    assert_ne!(write("c", "2025"), first, "another seed, another province");
+
+    let figures = dir.path().join("figures.json");
+    std::fs::write(&figures, r#"{"province": {}}"#).unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["demo", "--write-files", "x", "--figures"])
+        .arg(&figures)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "unreadable figures are a usage error"
+    );
+}
+
+/// `party-records demo` on an empty database: loads the province, prints the accounts once,
+/// serves the report; started again, it serves what is there without loading twice.
+#[tokio::test]
+async fn the_demo_command_loads_once_and_serves_the_report() {
+    use std::io::BufRead;
+    let (_db, url) = crate::helpers::TestDb::create();
+    let start = || {
+        let mut child = std::process::Command::new(BIN)
+            .arg("demo")
+            .env("DATABASE_URL", &url)
+            .env(
+                "JWT_SECRET",
+                "a test secret that is more than thirty-two bytes long",
+            )
+            .env("BIND_ADDR", "127.0.0.1:0")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut lines = Vec::new();
+        loop {
+            let mut line = String::new();
+            assert!(
+                out.read_line(&mut line).unwrap() > 0,
+                "the demo stopped: {lines:?}"
+            );
+            let done = line.starts_with("API reference");
+            lines.push(line.trim_end().to_string());
+            if done {
+                break;
+            }
+        }
+        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+        (child, lines)
+    };
+    let (mut first, lines) = start();
+    let field = |prefix: &str| {
+        lines
+            .iter()
+            .find_map(|l| l.trim().strip_prefix(prefix).map(str::to_string))
+            .unwrap_or_else(|| panic!("no {prefix:?} in {lines:?}"))
+    };
+    let address = field("party-records demonstration listening on ");
+    let clerk = field("demo-clerk");
+    let password = clerk.rsplit(' ').next().unwrap().to_string();
+    assert!(clerk.contains("clerk") && clerk.contains("HG"), "{clerk}");
+    assert!(lines
+        .iter()
+        .any(|l| l.contains("/api/v1/reports/annual?organization=HG&year=2024&format=text")));
+
+    let client = reqwest::Client::new();
+    let login: Value = client
+        .post(format!("{address}/api/v1/auth/login"))
+        .json(&json!({"username": "demo-clerk", "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["access_token"]
+        .as_str()
+        .expect("signed in")
+        .to_string();
+    let report: Value = client
+        .get(format!(
+            "{address}/api/v1/reports/annual?organization=HG&year=2024"
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["structure"]["members"], 33_923);
+    assert_eq!(report["admissions"]["members_on"]["count"], 34_801);
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    let (mut second, lines) = start();
+    assert!(
+        lines.iter().any(|l| l.contains("holds records already")),
+        "{lines:?}"
+    );
+    assert!(
+        !lines.iter().any(|l| l.contains("password:")),
+        "passwords are printed once"
+    );
+    second.kill().unwrap();
+    second.wait().unwrap();
+}
