@@ -11,7 +11,7 @@ use crate::helpers::TestDb;
 
 const BIN: &str = env!("CARGO_BIN_EXE_party-records");
 
-fn command(db_url: &str) -> Command {
+pub(crate) fn command(db_url: &str) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.env("DATABASE_URL", db_url)
         .env(
@@ -24,14 +24,14 @@ fn command(db_url: &str) -> Command {
     cmd
 }
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
     banner: Vec<String>,
-    address: String,
+    pub(crate) address: String,
 }
 
 /// Starts `party-records` (serve) and reads its banner up to the address line.
-fn serve(db_url: &str) -> Server {
+pub(crate) fn serve(db_url: &str) -> Server {
     let mut child = command(db_url)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -88,7 +88,7 @@ fn wait_until_healthy(address: &str) {
 
 impl Server {
     /// SIGTERM, then the exit status and everything the server logged.
-    fn stop(mut self) -> (std::process::ExitStatus, String) {
+    pub(crate) fn stop(mut self) -> (std::process::ExitStatus, String) {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         let mut logs = String::new();
@@ -102,7 +102,7 @@ impl Server {
     }
 }
 
-fn create_admin(db_url: &str, password: &str) -> std::process::Output {
+pub(crate) fn create_admin(db_url: &str, password: &str) -> std::process::Output {
     let mut child = command(db_url)
         .args([
             "create-user",

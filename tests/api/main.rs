@@ -5,6 +5,7 @@ mod access_matrix;
 mod annual;
 mod api_keys;
 mod audit;
+mod backup;
 mod auth;
 mod bulk;
 mod cli;
