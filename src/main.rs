@@ -325,6 +325,12 @@ fn demo(
         }
         return Ok(());
     }
+    // The demonstration keeps out of the default database, where real records may be.
+    let database_url = if database_url == config::DEFAULT_DATABASE_URL {
+        party_records::demo::DEMO_DATABASE_URL
+    } else {
+        database_url
+    };
     party_records::demo::serve::run(settings(database_url, args)?, &figures, data)
 }
 

@@ -9,6 +9,9 @@ pub mod names;
 pub mod province;
 pub mod serve;
 
+/// Where `party-records demo` keeps its province unless told otherwise.
+pub const DEMO_DATABASE_URL: &str = "sqlite://data/demo.db";
+
 /// The seed of the demonstration's data set.
 pub const DEFAULT_SEED: u64 = 2024;
 
