@@ -1362,3 +1362,44 @@ impl<'f> Builder<'f> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_seed_gives_the_same_files_and_one_rating_per_member_on_the_roll() {
+        let f = Figures::hau_giang_2024();
+        let a = DataSet::generate(1, &f).unwrap();
+        let b = DataSet::generate(1, &f).unwrap();
+        assert!(a.csv_files() == b.csv_files());
+        assert_eq!(a.rows(Kind::MemberRatings).len(), f.structure.members);
+        let orgs = &f.structure;
+        assert_eq!(
+            a.rows(Kind::Organizations).len(),
+            1 + orgs.subordinate_committees
+                + orgs.party_delegations
+                + orgs.party_affairs_committees
+                + orgs.other_bodies
+                + orgs.grassroots_committees
+                + orgs.grassroots_branches
+                + orgs.sub_branches
+        );
+    }
+
+    #[test]
+    fn figures_the_province_cannot_hold_are_refused() {
+        let mut f = Figures::hau_giang_2024();
+        // More members disciplined the year before than rated completed or below.
+        f.discipline.previous_year_members = 5000;
+        assert!(DataSet::generate(1, &f).is_err());
+    }
+
+    #[test]
+    fn apportioning_keeps_the_total() {
+        assert_eq!(apportion(10, &[1, 1, 1]), [4, 3, 3]);
+        assert_eq!(apportion(182, &[1, 1, 1, 1]), [46, 46, 45, 45]);
+        assert_eq!(apportion(0, &[3, 1]), [0, 0]);
+        assert_eq!(apportion(5, &[0, 0]), [0, 0]);
+    }
+}
