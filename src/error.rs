@@ -158,6 +158,13 @@ impl From<diesel::result::Error> for Error {
             }
             other => {
                 let text = other.to_string();
+                // PostgreSQL's text cannot hold U+0000 (SQLite's can): the client sent it.
+                if text.contains("invalid byte sequence for encoding \"UTF8\": 0x00") {
+                    return Error::BadRequest {
+                        detail: "Text may not contain the character U+0000 (NUL).".into(),
+                        errors: Vec::new(),
+                    };
+                }
                 // SQLite reports a lock it waited for in vain; PostgreSQL a lost connection.
                 if text.contains("database is locked")
                     || text.contains("server closed the connection")

@@ -85,7 +85,7 @@ pub async fn list_awards(
     let filter = store::ListFilter {
         year: query_year(q.year)?,
         under: clean(q.under),
-        tier: q.tier,
+        tier: query_tier(q.tier)?,
         limit: page_limit(q.limit)?,
         cursor: q.cursor,
     };
@@ -119,16 +119,22 @@ pub async fn eligible(
     query: web::Query<EligibleQuery>,
 ) -> Result<HttpResponse> {
     let q = query.into_inner();
-    if let Some(tier) = q.tier {
-        crate::domain::insignia::check_tier(tier).map_err(|v| Error::BadRequest {
-            detail: v.message.clone(),
-            errors: vec![v.into()],
-        })?;
-    }
+    query_tier(q.tier)?;
     let under = clean(q.under);
     let vis = caller.visibility();
     let list = state
         .db(move |conn| store::eligible(conn, vis, q.on, under.as_deref(), q.tier))
         .await?;
     Ok(HttpResponse::Ok().json(list))
+}
+
+/// A `tier` filter names one of the tiers (400 otherwise, as any malformed query).
+fn query_tier(tier: Option<i32>) -> Result<Option<i32>> {
+    if let Some(tier) = tier {
+        crate::domain::insignia::check_tier(tier).map_err(|v| Error::BadRequest {
+            detail: v.message.clone(),
+            errors: vec![v.into()],
+        })?;
+    }
+    Ok(tier)
 }

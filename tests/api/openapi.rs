@@ -228,3 +228,52 @@ fn the_response_check_refuses_what_the_spec_does_not_allow() {
     let reason = refused(None, "/nowhere", 200, json, "{}");
     assert!(reason.contains("no operation"), "{reason}");
 }
+
+/// Found by schemathesis: the list of awards took any number as a `tier` filter (and answered
+/// an empty page) where the spec, and the list of members due an award, allow only the tiers.
+#[tokio::test]
+async fn an_award_list_filtered_by_a_tier_that_does_not_exist_is_a_bad_request() {
+    let app = crate::helpers::spawn_app().await;
+    let admin = app.admin().await;
+    app.get("/api/v1/insignia-awards?tier=30", &admin)
+        .await
+        .expect(200);
+    for tier in ["-58800", "35", "0"] {
+        app.get(&format!("/api/v1/insignia-awards?tier={tier}"), &admin)
+            .await
+            .expect_problem(400, Some("insignia.tier_unknown"));
+    }
+}
+
+/// Found by schemathesis on PostgreSQL, whose text cannot hold U+0000: a NUL in a body, a path
+/// or a query string reached the database and answered 500. It is the client's error (400 on
+/// PostgreSQL; SQLite stores it, so there the answer is whatever the text itself gives).
+#[tokio::test]
+async fn text_with_a_nul_character_is_a_client_error_on_every_engine() {
+    let app = crate::helpers::spawn_app().await;
+    let admin = app.admin().await;
+    app.org(&admin, "HG", "provincial_committee", None, "2004-01-01")
+        .await;
+    let answers = [
+        app.post(
+            "/api/v1/ratings/organizations/batch",
+            &admin,
+            serde_json::json!({"year": 2024, "ratings": [{"organization_code": "HG\u{0}VT", "level": "good"}]}),
+        )
+        .await,
+        app.get("/api/v1/members/HG-%00", &admin).await,
+        app.get("/api/v1/members?q=nguy%00en", &admin).await,
+        app.get("/api/v1/organizations/HG%00", &admin).await,
+    ];
+    for answer in answers {
+        assert!(
+            answer.status.as_u16() < 500,
+            "{} {}",
+            answer.status,
+            answer.text
+        );
+        if crate::helpers::pg_url().is_some() && answer.status.as_u16() == 400 {
+            assert!(answer.text.contains("U+0000"), "{}", answer.text);
+        }
+    }
+}
