@@ -24,7 +24,6 @@ use chrono::{Datelike, Duration, Months, NaiveDate};
 use super::figures::Figures;
 use super::files::{csv, member_row, organization_row};
 use super::names;
-use super::province::SUBORDINATES;
 use super::Rng;
 use crate::domain::discipline::Form;
 use crate::domain::insignia::TIERS;
@@ -101,6 +100,22 @@ fn apportion(total: usize, weights: &[usize]) -> Vec<usize> {
     }
     shares
 }
+
+/// The 11 committees directly under the provincial committee: the province's cities, towns
+/// and districts, the bloc committee, and the armed forces.
+pub const SUBORDINATES: [(&str, &str); 11] = [
+    ("VT", "Thành ủy Vị Thanh"),
+    ("NB", "Thành ủy Ngã Bảy"),
+    ("LMX", "Thị ủy Long Mỹ"),
+    ("CT", "Huyện ủy Châu Thành"),
+    ("CTA", "Huyện ủy Châu Thành A"),
+    ("PH", "Huyện ủy Phụng Hiệp"),
+    ("VTH", "Huyện ủy Vị Thủy"),
+    ("LMH", "Huyện ủy Long Mỹ"),
+    ("KCQ", "Đảng ủy Khối Cơ quan và Doanh nghiệp tỉnh"),
+    ("QS", "Đảng ủy Quân sự tỉnh"),
+    ("CA", "Đảng ủy Công an tỉnh"),
+];
 
 /// Relative sizes of Hậu Giang's subordinate committees (districts and towns, then the bloc
 /// committee and the armed forces), used to spread grassroots organisations and members.

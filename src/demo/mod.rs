@@ -1,12 +1,11 @@
-//! Generated data: a realistic province (organisations named after Hậu Giang's districts and
-//! towns, members with Vietnamese names), deterministic for a seed. The benchmark loads it at
-//! any scale; the demonstration builds on it.
+//! Generated data: a realistic province whose records reproduce a report's figures
+//! (organisations named after Hậu Giang's districts and towns, members with Vietnamese names),
+//! deterministic for a seed. The demonstration serves it; the benchmark loads it.
 
 pub mod dataset;
 pub mod figures;
 pub mod files;
 pub mod names;
-pub mod province;
 pub mod serve;
 
 /// Where `party-records demo` keeps its province unless told otherwise.
