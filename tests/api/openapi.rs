@@ -277,3 +277,57 @@ async fn text_with_a_nul_character_is_a_client_error_on_every_engine() {
         }
     }
 }
+
+/// The links (create → read → update, used by schemathesis' stateful phase) name operations
+/// that exist and parameters those operations take.
+#[test]
+fn every_link_names_an_operation_and_its_parameters() {
+    let spec = spec();
+    let mut operations = std::collections::BTreeMap::new();
+    for item in spec["paths"].as_mapping().unwrap().values() {
+        for method in METHODS {
+            let Some(op) = item.get(method) else { continue };
+            let mut names = BTreeSet::new();
+            let params = item["parameters"]
+                .as_sequence()
+                .into_iter()
+                .chain(op["parameters"].as_sequence())
+                .flatten();
+            for param in params {
+                let param = match param.get("$ref").and_then(Value::as_str) {
+                    Some(r) => {
+                        spec["components"]["parameters"][r.rsplit('/').next().unwrap()].clone()
+                    }
+                    None => param.clone(),
+                };
+                let name = param["name"].as_str().unwrap().to_string();
+                names.insert(format!("{}.{name}", param["in"].as_str().unwrap()));
+                names.insert(name);
+            }
+            operations.insert(op["operationId"].as_str().unwrap().to_string(), names);
+        }
+    }
+    let mut links = 0;
+    for item in spec["paths"].as_mapping().unwrap().values() {
+        for method in METHODS {
+            let Some(op) = item.get(method) else { continue };
+            for response in op["responses"].as_mapping().unwrap().values() {
+                let Some(declared) = response.get("links").and_then(Value::as_mapping) else {
+                    continue;
+                };
+                for (name, link) in declared {
+                    links += 1;
+                    let target = link["operationId"].as_str().unwrap();
+                    let params = operations
+                        .get(target)
+                        .unwrap_or_else(|| panic!("link {name:?} names no operation {target}"));
+                    for key in link["parameters"].as_mapping().unwrap().keys() {
+                        let key = key.as_str().unwrap();
+                        assert!(params.contains(key), "link {name:?}: {target} has no {key}");
+                    }
+                }
+            }
+        }
+    }
+    assert!(links > 0, "the spec declares no links");
+}
