@@ -554,7 +554,69 @@ fn http_workloads(address: &str, iterations: usize, deep_cursor: &str) -> Result
         }),
     ];
     rows[0].baseline = Some("see the direct SQL rows".into());
+    let health = concurrent(address, "GET /health, 32 connections", None, |_| {
+        "/health".into()
+    });
+    let mut one = concurrent(
+        address,
+        "GET one member, 32 connections (authenticated)",
+        Some(&token),
+        |i| format!("/api/v1/members/HG-{:06}", 1 + (i * 7919) % 30_000),
+    );
+    let rate = |r: &Row| r.ops as f64 / r.total.as_secs_f64();
+    one.baseline = Some(format!(
+        "{:.0}% of /health",
+        100.0 * rate(&one) / rate(&health)
+    ));
+    rows.extend([health, one]);
     Ok(rows)
+}
+
+/// Connections at once, each a keep-alive client in its own thread.
+const CONNECTIONS: usize = 32;
+/// How long the concurrent workloads run.
+const CONCURRENT_FOR: Duration = Duration::from_secs(3);
+
+/// `CONNECTIONS` clients sending `path(i)` for `CONCURRENT_FOR`: every request's latency, and
+/// the requests answered in all.
+fn concurrent(
+    address: &str,
+    name: &str,
+    token: Option<&str>,
+    path: impl Fn(usize) -> String + Sync,
+) -> Row {
+    let started = Instant::now();
+    let samples: Vec<Duration> = std::thread::scope(|scope| {
+        let clients: Vec<_> = (0..CONNECTIONS)
+            .map(|c| {
+                let path = &path;
+                scope.spawn(move || {
+                    let mut http = Http::connect(address);
+                    let mut samples = Vec::new();
+                    let mut i = c * 1_000_003;
+                    while started.elapsed() < CONCURRENT_FOR {
+                        let start = Instant::now();
+                        let (status, body) = http.request("GET", &path(i), token);
+                        assert_eq!(status, 200, "{body}");
+                        samples.push(start.elapsed());
+                        i += 1;
+                    }
+                    samples
+                })
+            })
+            .collect();
+        clients
+            .into_iter()
+            .flat_map(|c| c.join().expect("a client thread"))
+            .collect()
+    });
+    Row {
+        name: name.into(),
+        ops: samples.len(),
+        samples,
+        total: started.elapsed(),
+        baseline: None,
+    }
 }
 
 fn sql_baselines(conn: &mut DbConn, iterations: usize) -> Vec<Row> {
