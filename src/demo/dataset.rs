@@ -915,7 +915,12 @@ impl<'f> Builder<'f> {
             )
             .ok_or("more new members than members not rated")?;
         for x in self.free(other_not_rated, |_| true)? {
-            let reason = *self.rng.pick(&NOT_RATED_REASONS);
+            // Maternity leave is one of the reasons for women only.
+            let reasons = match self.members[x].gender {
+                Gender::Female => &NOT_RATED_REASONS[..],
+                Gender::Male => &NOT_RATED_REASONS[..2],
+            };
+            let reason = *self.rng.pick(reasons);
             self.members[x].rating = Some((Level::NotRated, false, Some(reason)));
         }
         // Disciplined in the year: not completed, or self-corrected (tự phát hiện, khắc phục).
