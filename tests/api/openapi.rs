@@ -331,3 +331,58 @@ fn every_link_names_an_operation_and_its_parameters() {
     }
     assert!(links > 0, "the spec declares no links");
 }
+
+/// Found by schemathesis: a member who had left, sent to leave again on a day before their last
+/// membership began, broke that membership's period in the database (500). It is refused like
+/// the same day for a member on the roll (422, `member.overlapping_membership`).
+#[tokio::test]
+async fn a_member_who_left_cannot_leave_before_their_last_membership_began() {
+    let app = crate::helpers::spawn_app().await;
+    let admin = app.admin().await;
+    app.org(&admin, "HG", "provincial_committee", None, "2004-01-01")
+        .await;
+    app.org(
+        &admin,
+        "HG.CT",
+        "subordinate_committee",
+        Some("HG"),
+        "2004-01-01",
+    )
+    .await;
+    app.org(
+        &admin,
+        "HG.CT.B01",
+        "grassroots_branch",
+        Some("HG.CT"),
+        "2004-01-01",
+    )
+    .await;
+    app.post(
+        "/api/v1/members",
+        &admin,
+        serde_json::json!({
+            "profile_number": "HG-000009", "full_name": "Bùi Văn Minh", "gender": "male",
+            "born_on": "1955-09-09", "organization_code": "HG.CT.B01",
+            "organization_since": "2004-01-01", "admitted_on": "1979-12-22",
+            "ceremony_on": "1979-12-22"
+        }),
+    )
+    .await
+    .expect(201);
+    let leave = |on: &'static str| {
+        app.post(
+            "/api/v1/members/HG-000009/leave",
+            &admin,
+            serde_json::json!({"reason": "deceased", "on": on}),
+        )
+    };
+    leave("2021-06-01").await.expect(200);
+    leave("2000-01-30")
+        .await
+        .expect_problem(422, Some("member.overlapping_membership"));
+    leave("2004-01-01")
+        .await
+        .expect_problem(422, Some("member.overlapping_membership"));
+    let member = app.get("/api/v1/members/HG-000009", &admin).await;
+    assert_eq!(member.body["left_on"], "2021-06-01");
+}
