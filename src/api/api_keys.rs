@@ -1,6 +1,8 @@
 //! API keys: anyone manages their own; administrators also those of others.
 
-use actix_web::{web, HttpResponse};
+use actix_web::HttpResponse;
+
+use crate::api::extract::web;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use validator::Validate;

@@ -1,6 +1,8 @@
 //! Sign-in, token refresh, sign-out, and the caller's own account.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse};
+
+use crate::api::extract::web;
 use serde::{Deserialize, Serialize};
 use validator::Validate;
 

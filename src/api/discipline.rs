@@ -1,6 +1,8 @@
 //! Party discipline: decisions, appeals, lists (what is in force on a day).
 
-use actix_web::{web, HttpResponse};
+use actix_web::HttpResponse;
+
+use crate::api::extract::web;
 use chrono::NaiveDate;
 use serde::Deserialize;
 use validator::Validate;

@@ -5,7 +5,7 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{FromRequest, HttpRequest};
 
 use crate::api::request_id::RequestId;
 use crate::api::{access_of, AppState};
@@ -105,5 +105,99 @@ impl FromRequest for IfMatch {
                 Ok(IfMatch(v.trim_matches('"').parse().unwrap_or(i64::MIN)))
             }
         })
+    }
+}
+
+/// `actix_web::web` with `Json` replaced by [`JsonObject`]: the handlers take their bodies
+/// through it.
+pub mod web {
+    pub use super::JsonObject as Json;
+    pub use actix_web::web::*;
+}
+
+/// A JSON request body that is an object. `actix_web::web::Json<T>` also reads a JSON array into
+/// a struct, field by field in order (serde's sequence form), so that `["2025-07-01"]` dissolved
+/// an organisation (found by schemathesis). Any other error (malformed JSON, an unknown field,
+/// the content type, the size) answers as for `web::Json`, through the application's
+/// `JsonConfig`.
+pub struct JsonObject<T>(pub T);
+
+impl<T> JsonObject<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for JsonObject<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> std::ops::DerefMut for JsonObject<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> FromRequest for JsonObject<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<JsonObject<T>, actix_web::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = actix_web::web::Json::<ObjectOnly<T>>::from_request(req, payload);
+        Box::pin(async move { Ok(JsonObject(body.await?.into_inner().0)) })
+    }
+}
+
+/// `T` read only from a JSON object.
+struct ObjectOnly<T>(T);
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for ObjectOnly<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        T::deserialize(NoSequence(deserializer)).map(ObjectOnly)
+    }
+}
+
+/// A deserializer whose structs refuse the sequence form.
+struct NoSequence<D>(D);
+
+impl<'de, D: serde::Deserializer<'de>> serde::Deserializer<'de> for NoSequence<D> {
+    type Error = D::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_any(visitor)
+    }
+
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
+        self.0.deserialize_struct(name, fields, MapOnly(visitor))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+        ignored_any
+    }
+}
+
+/// A struct's visitor that takes a map and nothing else.
+struct MapOnly<V>(V);
+
+impl<'de, V: serde::de::Visitor<'de>> serde::de::Visitor<'de> for MapOnly<V> {
+    type Value = V::Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
+        self.0.visit_map(map)
     }
 }

@@ -1,6 +1,8 @@
 //! Party insignia awards and the list of members due one.
 
-use actix_web::{web, HttpResponse};
+use actix_web::HttpResponse;
+
+use crate::api::extract::web;
 use chrono::NaiveDate;
 use serde::Deserialize;
 use validator::Validate;

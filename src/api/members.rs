@@ -1,7 +1,9 @@
 //! The member register: create, read, list, update, and the lifecycle operations.
 //! Auditors get members with personal identifiers masked.
 
-use actix_web::{web, HttpResponse};
+use actix_web::HttpResponse;
+
+use crate::api::extract::web;
 use chrono::NaiveDate;
 use serde::Deserialize;
 use validator::Validate;

@@ -1,6 +1,8 @@
 //! Party organisations: create, read, list, update, dissolve, move, and the tree.
 
-use actix_web::{web, HttpResponse};
+use actix_web::HttpResponse;
+
+use crate::api::extract::web;
 use chrono::NaiveDate;
 use serde::Deserialize;
 use validator::Validate;

@@ -1,6 +1,8 @@
 //! Quality ratings of members and organisations: one, a batch, corrections, lists.
 
-use actix_web::{web, HttpResponse};
+use actix_web::HttpResponse;
+
+use crate::api::extract::web;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use validator::Validate;

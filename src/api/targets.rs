@@ -1,6 +1,8 @@
 //! Admission targets (chỉ tiêu kết nạp).
 
-use actix_web::{web, HttpResponse};
+use actix_web::HttpResponse;
+
+use crate::api::extract::web;
 use serde::Deserialize;
 use validator::Validate;
 

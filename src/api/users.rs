@@ -1,6 +1,8 @@
 //! User management (administrators only; the route table enforces the role).
 
-use actix_web::{web, HttpResponse};
+use actix_web::HttpResponse;
+
+use crate::api::extract::web;
 use serde::Deserialize;
 use validator::Validate;
 

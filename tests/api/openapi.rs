@@ -386,3 +386,54 @@ async fn a_member_who_left_cannot_leave_before_their_last_membership_began() {
     let member = app.get("/api/v1/members/HG-000009", &admin).await;
     assert_eq!(member.body["left_on"], "2021-06-01");
 }
+
+/// Found by schemathesis: a JSON array was read into a body's fields in order, so that
+/// `["2025-07-01"]` dissolved an organisation. Every body is a JSON object (400 otherwise).
+#[tokio::test]
+async fn a_json_array_is_not_a_body_object() {
+    let app = crate::helpers::spawn_app().await;
+    let admin = app.admin().await;
+    app.org(&admin, "HG", "provincial_committee", None, "2004-01-01")
+        .await;
+    app.org(
+        &admin,
+        "HG.CT",
+        "subordinate_committee",
+        Some("HG"),
+        "2004-01-01",
+    )
+    .await;
+    app.post(
+        "/api/v1/organizations/HG.CT/dissolve",
+        &admin,
+        serde_json::json!(["2025-07-01"]),
+    )
+    .await
+    .expect_problem(400, None);
+    app.patch(
+        "/api/v1/organizations/HG.CT",
+        &admin,
+        "\"1\"",
+        serde_json::json!(["Huyện ủy Châu Thành", true]),
+    )
+    .await
+    .expect_problem(400, None);
+    let org = app.get("/api/v1/organizations/HG.CT", &admin).await;
+    assert_eq!(org.body["dissolved_on"], serde_json::Value::Null);
+    assert_eq!(org.body["version"], 1);
+    // An object still goes through, with unknown and duplicate fields refused as before.
+    app.post(
+        "/api/v1/organizations/HG.CT/dissolve",
+        &admin,
+        serde_json::json!({"on": "2025-07-01", "of": 1}),
+    )
+    .await
+    .expect_problem(400, None);
+    app.post(
+        "/api/v1/organizations/HG.CT/dissolve",
+        &admin,
+        serde_json::json!({"on": "2025-07-01"}),
+    )
+    .await
+    .expect(200);
+}
