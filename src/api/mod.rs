@@ -53,6 +53,8 @@ impl AppState {
         let pool = self.pool.clone();
         web::block(move || {
             let mut conn = pool.get()?;
+            // A connection whose server went away is dropped by the pool on its return: diesel
+            // marks it broken (libpq reports its transaction status as unknown).
             f(&mut conn)
         })
         .await

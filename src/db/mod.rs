@@ -141,7 +141,9 @@ impl Default for PoolOptions {
     fn default() -> Self {
         PoolOptions {
             max_size: 10,
-            acquire_timeout: Duration::from_secs(5),
+            // Short, so that an exhausted pool sheds load (503 + Retry-After) instead of
+            // letting requests pile up behind it.
+            acquire_timeout: Duration::from_secs(2),
         }
     }
 }

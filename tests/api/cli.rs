@@ -28,11 +28,19 @@ pub(crate) struct Server {
     child: Child,
     banner: Vec<String>,
     pub(crate) address: String,
+    /// Everything the server logs, read all along so that it never blocks on a full pipe.
+    logs: std::thread::JoinHandle<String>,
 }
 
 /// Starts `party-records` (serve) and reads its banner up to the address line.
 pub(crate) fn serve(db_url: &str) -> Server {
+    serve_with(db_url, &[])
+}
+
+/// The same with more environment variables (`DB_POOL_SIZE`…).
+pub(crate) fn serve_with(db_url: &str, env: &[(&str, &str)]) -> Server {
     let mut child = command(db_url)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -54,10 +62,16 @@ pub(crate) fn serve(db_url: &str) -> Server {
             break;
         }
     }
-    // Keep draining stdout so the server never blocks on a full pipe.
+    // Keep draining stdout and stderr so the server never blocks on a full pipe.
     std::thread::spawn(move || {
         let mut rest = String::new();
         let _ = out.read_to_string(&mut rest);
+    });
+    let mut err = child.stderr.take().unwrap();
+    let logs = std::thread::spawn(move || {
+        let mut logs = String::new();
+        let _ = err.read_to_string(&mut logs);
+        logs
     });
     let address = address.unwrap_or_else(|| panic!("no address in {banner:?}"));
     wait_until_healthy(&address);
@@ -65,6 +79,7 @@ pub(crate) fn serve(db_url: &str) -> Server {
         address,
         child,
         banner,
+        logs,
     }
 }
 
@@ -91,14 +106,8 @@ impl Server {
     pub(crate) fn stop(mut self) -> (std::process::ExitStatus, String) {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        let mut logs = String::new();
-        self.child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut logs)
-            .unwrap();
-        (self.child.wait().unwrap(), logs)
+        let status = self.child.wait().unwrap();
+        (status, self.logs.join().unwrap())
     }
 }
 
