@@ -29,7 +29,15 @@ pub(crate) struct Server {
     banner: Vec<String>,
     pub(crate) address: String,
     /// Everything the server logs, read all along so that it never blocks on a full pipe.
-    logs: std::thread::JoinHandle<String>,
+    logs: Option<std::thread::JoinHandle<String>>,
+}
+
+/// A test that fails before stopping its server leaves no server behind.
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Starts `party-records` (serve) and reads its banner up to the address line.
@@ -79,7 +87,7 @@ pub(crate) fn serve_with(db_url: &str, env: &[(&str, &str)]) -> Server {
         address,
         child,
         banner,
-        logs,
+        logs: Some(logs),
     }
 }
 
@@ -107,7 +115,7 @@ impl Server {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         let status = self.child.wait().unwrap();
-        (status, self.logs.join().unwrap())
+        (status, self.logs.take().unwrap().join().unwrap())
     }
 }
 
