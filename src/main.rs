@@ -150,6 +150,9 @@ enum Command {
     },
     /// Load a generated province into a fresh database and time the workloads (BENCHMARKS.md).
     Bench {
+        /// province (the demonstration's) or national (34 provinces, 5.3 million members).
+        #[arg(long, default_value = "province")]
+        scale: String,
         /// sqlite or postgres.
         #[arg(long, default_value = "sqlite")]
         db: String,
@@ -187,11 +190,12 @@ fn main() -> ExitCode {
             password_stdin,
         } => create_user(&cli.database_url, &username, role, scope, password_stdin),
         Command::Bench {
+            scale,
             db,
             url,
             iterations,
             seed,
-        } => bench(&db, url, iterations, seed),
+        } => bench(&scale, &db, url, iterations, seed),
         Command::Demo {
             write_files,
             seed,
@@ -334,7 +338,18 @@ fn demo(
     party_records::demo::serve::run(settings(database_url, args)?, &figures, data)
 }
 
-fn bench(db: &str, url: Option<String>, iterations: usize, seed: u64) -> Result<(), String> {
+fn bench(
+    scale: &str,
+    db: &str,
+    url: Option<String>,
+    iterations: usize,
+    seed: u64,
+) -> Result<(), String> {
+    let scale = match scale {
+        "province" => party_records::bench::Scale::Province,
+        "national" => party_records::bench::Scale::National,
+        other => return Err(format!("--scale is province or national, not {other}")),
+    };
     let engine = match db {
         "sqlite" => party_records::db::Engine::Sqlite,
         "postgres" => party_records::db::Engine::Postgres,
@@ -342,6 +357,7 @@ fn bench(db: &str, url: Option<String>, iterations: usize, seed: u64) -> Result<
     };
     let report = party_records::bench::run(party_records::bench::Options {
         engine,
+        scale,
         server_url: url,
         iterations,
         seed,

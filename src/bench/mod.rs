@@ -20,11 +20,22 @@ use crate::demo::figures::Figures;
 use crate::domain::Role;
 use crate::import::Kind;
 use crate::store;
-use crate::store::export::ExportRow;
 use crate::Application;
+
+mod national;
+
+/// How big the generated data set is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scale {
+    /// The demonstration's province, every kind of record.
+    Province,
+    /// 34 provinces, 5.3 million members (`national`).
+    National,
+}
 
 pub struct Options {
     pub engine: Engine,
+    pub scale: Scale,
     /// A PostgreSQL server to create the benchmark database on.
     pub server_url: Option<String>,
     pub iterations: usize,
@@ -161,6 +172,24 @@ impl Http {
         (status, String::from_utf8_lossy(&buf).into_owned())
     }
 
+    /// POSTs a CSV file, streamed from disk (a national file does not fit in memory).
+    fn send_file(&mut self, path: &str, token: &str, file: &std::path::Path) -> (u16, String) {
+        let mut input = std::fs::File::open(file).expect("the generated file");
+        let size = input.metadata().expect("metadata").len();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: text/csv\r\nContent-Length: {size}\r\n\r\n",
+            self.host
+        );
+        let stream = self.reader.get_mut();
+        stream.write_all(head.as_bytes()).expect("send");
+        std::io::copy(&mut input, stream).expect("send");
+        let (status, headers) = client::read_head(&mut self.reader).expect("an HTTP answer");
+        let mut buf = Vec::new();
+        client::copy_body(&mut self.reader, &headers, &mut buf).expect("body");
+        (status, String::from_utf8_lossy(&buf).into_owned())
+    }
+
     fn get(&mut self, path: &str, token: &str) -> String {
         let (status, body) = self.request("GET", path, Some(token));
         assert_eq!(status, 200, "GET {path}: {body}");
@@ -266,17 +295,24 @@ pub fn run(options: Options) -> Result<String, String> {
     .map_err(|e| e.to_string())?;
     drop(conn);
 
-    // The demonstration's province: every kind of record, loaded the way a script does.
-    let (data, generated) = time(|| DataSet::generate(options.seed, &Figures::hau_giang_2024()));
-    let data = data?;
-    let files = ImportFiles {
-        files: data
-            .csv_files()
-            .into_iter()
-            .map(|(kind, csv)| (kind, data.rows(kind).len(), csv))
-            .collect(),
-        generated,
+    let dir =
+        std::env::temp_dir().join(format!("party-records-bench-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let files = generate(&options, &dir);
+    let files = match files {
+        Ok(files) => files,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e);
+        }
     };
+    let members_file = files
+        .files
+        .iter()
+        .find(|(kind, ..)| *kind == Kind::Members)
+        .map(|(_, _, path)| path.clone())
+        .expect("members are always loaded");
+    let description = files.description.clone();
 
     let database_url = bench_db.url.clone();
     let server_pool = pool.clone();
@@ -314,18 +350,66 @@ pub fn run(options: Options) -> Result<String, String> {
     })?;
 
     let mut conn = pool.get().map_err(|e| e.to_string())?;
-    rows.push(load_baseline(&mut conn, data.rows(Kind::Members))?);
+    let baseline = load_baseline(&mut conn, &members_file);
+    let _ = std::fs::remove_dir_all(&dir);
+    rows.push(baseline?);
     rows.extend(sql_baselines(&mut conn, options.iterations));
     drop(conn);
     drop(pool);
     drop(bench_db);
-    Ok(render(&options, &rows))
+    Ok(render(&options, &description, &rows))
 }
 
 struct ImportFiles {
     /// Each kind with its row count and CSV file, in import order.
-    files: Vec<(Kind, usize, Vec<u8>)>,
+    files: Vec<(Kind, usize, std::path::PathBuf)>,
     generated: Duration,
+    description: String,
+}
+
+/// The data set of the scale as import files in `dir`.
+fn generate(options: &Options, dir: &std::path::Path) -> Result<ImportFiles, String> {
+    let started = Instant::now();
+    match options.scale {
+        Scale::Province => {
+            let data = DataSet::generate(options.seed, &Figures::hau_giang_2024())?;
+            let written = data.write_files(dir).map_err(|e| e.to_string())?;
+            Ok(ImportFiles {
+                files: data
+                    .csv_files()
+                    .into_iter()
+                    .zip(written)
+                    .map(|((kind, _), path)| (kind, data.rows(kind).len(), path))
+                    .collect(),
+                generated: started.elapsed(),
+                description: format!(
+                    "province (the demonstration's Hậu Giang: {} organisations, {} members, every kind of record)",
+                    data.rows(Kind::Organizations).len(),
+                    data.member_count()
+                ),
+            })
+        }
+        Scale::National => {
+            // The kinds imported row by row (organisation ratings, discipline, insignia,
+            // positions, transfers) would take most of the half hour on PostgreSQL: left out
+            // until they go in batches (BENCHMARKS.md).
+            let kinds = [
+                Kind::Organizations,
+                Kind::Members,
+                Kind::MemberRatings,
+                Kind::AdmissionTargets,
+            ];
+            let n = national::write_files(options.seed, dir, &kinds)?;
+            Ok(ImportFiles {
+                files: n.files,
+                generated: started.elapsed(),
+                description: format!(
+                    "national ({} provinces, {} organisations, {} members; organisations, members, member ratings and targets)",
+                    n.provinces, n.organizations, n.members
+                ),
+            })
+        }
+    }
 }
 
 /// Loads the province the way a script does: its files through `POST /api/v1/imports`, one
@@ -334,10 +418,10 @@ fn import_workloads(address: &str, files: ImportFiles) -> Result<Vec<Row>, Strin
     let mut http = Http::connect(address);
     let token = http.sign_in("bench-admin")?;
     let mut rows = Vec::new();
-    for (kind, count, body) in &files.files {
+    for (kind, count, file) in &files.files {
+        let size = std::fs::metadata(file).map_err(|e| e.to_string())?.len();
         let path = format!("/api/v1/imports/{kind}");
-        let ((status, answer), took) =
-            time(|| http.request_with("POST", &path, Some(&token), "text/csv", body));
+        let ((status, answer), took) = time(|| http.send_file(&path, &token, file));
         if status != 200 {
             return Err(format!("import of {kind} failed: {answer}"));
         }
@@ -347,15 +431,12 @@ fn import_workloads(address: &str, files: ImportFiles) -> Result<Vec<Row>, Strin
         );
         if *kind == Kind::Members {
             note.push_str(&format!(
-                "; generating the province took {} ms",
+                "; generating the files took {} ms",
                 ms(files.generated)
             ));
         }
         rows.push(Row {
-            name: format!(
-                "import {kind} (CSV over HTTP, {:.1} MB)",
-                body.len() as f64 / 1e6
-            ),
+            name: format!("import {kind} (CSV over HTTP, {:.1} MB)", size as f64 / 1e6),
             ops: 1,
             samples: vec![took],
             total: took,
@@ -379,17 +460,21 @@ fn prepare_lists(conn: &mut DbConn) -> Result<String, String> {
         },
     )
     .map_err(|e| e.to_string())?;
+    // Half-way down the province's list (at national scale the database holds 33 more).
+    let hau_giang = store::organizations::find_visible(conn, Visibility::All, "HG")
+        .map_err(|e| e.to_string())?;
     let total: i64 = crate::db::schema::members::table
+        .filter(crate::db::schema::members::profile_number.like("HG-%"))
         .count()
         .get_result(conn)
         .map_err(|e| e.to_string())?;
     let mut cursor = None;
-    for _ in 0..total / 50 / 2 {
+    for _ in 0..total / 200 / 2 {
         let page = store::members::list(
             conn,
-            Visibility::All,
+            Visibility::Subtree(hau_giang.id),
             store::members::ListFilter {
-                limit: 50,
+                limit: 200,
                 cursor: cursor.clone(),
                 ..Default::default()
             },
@@ -419,7 +504,7 @@ struct BaselineMember<'a> {
 /// The engine's own bulk-load speed for the same member rows, into the same table, in one
 /// transaction (rolled back), with no rule, no history, no membership: PostgreSQL `COPY`
 /// (`db::bulk_insert!`), SQLite one prepared insert a row.
-fn load_baseline(conn: &mut DbConn, members: &[ExportRow]) -> Result<Row, String> {
+fn load_baseline(conn: &mut DbConn, members_file: &std::path::Path) -> Result<Row, String> {
     use crate::db::schema::{members as m, organizations as o};
     let orgs: std::collections::HashMap<String, i64> = o::table
         .select((o::code, o::id))
@@ -427,51 +512,75 @@ fn load_baseline(conn: &mut DbConn, members: &[ExportRow]) -> Result<Row, String
         .map_err(|e| e.to_string())?
         .into_iter()
         .collect();
-    let cell = |row: &'_ ExportRow, name: &str| -> String {
-        row.iter()
-            .find(|(c, _)| *c == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
+    let mut reader = csv::Reader::from_path(members_file).map_err(|e| e.to_string())?;
+    let headers = reader.headers().map_err(|e| e.to_string())?.clone();
+    let column = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h == name)
+            .expect("a member column")
     };
-    let day =
-        |text: String| NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|e| e.to_string());
-    let now = crate::time::now();
-    let names: Vec<String> = members.iter().map(|r| cell(r, "full_name")).collect();
-    let genders: Vec<String> = members.iter().map(|r| cell(r, "gender")).collect();
-    let mut rows = Vec::with_capacity(members.len());
-    for ((r, name), gender) in members.iter().zip(&names).zip(&genders) {
-        rows.push(BaselineMember {
-            profile_number: format!("X{}", cell(r, "profile_number")),
-            full_name: name,
-            search_name: name,
-            sort_key: name,
-            gender,
-            born_on: day(cell(r, "born_on"))?,
-            organization_id: orgs[&cell(r, "organization_code")],
-            admitted_on: day(cell(r, "admitted_on"))?,
-            version: 1,
-            created_at: now,
-            updated_at: now,
-        });
-    }
+    let (pn, name, gender, born, org, admitted) = (
+        column("profile_number"),
+        column("full_name"),
+        column("gender"),
+        column("born_on"),
+        column("organization_code"),
+        column("admitted_on"),
+    );
+    let day = |text: &str| NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|e| e.to_string());
     let engine = match conn {
         DbConn::Postgres(_) => "PostgreSQL COPY",
         DbConn::Sqlite(_) => "SQLite prepared inserts",
     };
+    let now = crate::time::now();
     let mut took = Duration::ZERO;
+    let mut count = 0usize;
+    let mut records = reader.records();
     let result = db::write_transaction::<(), diesel::result::Error, _>(conn, |conn| {
-        let start = Instant::now();
-        match conn {
-            DbConn::Postgres(_) => {
-                crate::bulk_insert!(conn, m::table, &rows)?;
+        loop {
+            // Read 10,000 rows (not timed), then load them (timed).
+            let chunk: Vec<csv::StringRecord> = records
+                .by_ref()
+                .take(10_000)
+                .collect::<Result<_, _>>()
+                .map_err(|e| diesel::result::Error::QueryBuilderError(e.into()))?;
+            if chunk.is_empty() {
+                break;
             }
-            DbConn::Sqlite(_) => {
-                for row in &rows {
-                    diesel::insert_into(m::table).values(row).execute(conn)?;
+            let mut rows = Vec::with_capacity(chunk.len());
+            for r in &chunk {
+                let parse = |i: usize| {
+                    day(&r[i]).map_err(|e| diesel::result::Error::QueryBuilderError(e.into()))
+                };
+                rows.push(BaselineMember {
+                    profile_number: format!("X{}", &r[pn]),
+                    full_name: &r[name],
+                    search_name: &r[name],
+                    sort_key: &r[name],
+                    gender: &r[gender],
+                    born_on: parse(born)?,
+                    organization_id: orgs[&r[org]],
+                    admitted_on: parse(admitted)?,
+                    version: 1,
+                    created_at: now,
+                    updated_at: now,
+                });
+            }
+            let start = Instant::now();
+            match conn {
+                DbConn::Postgres(_) => {
+                    crate::bulk_insert!(conn, m::table, &rows)?;
+                }
+                DbConn::Sqlite(_) => {
+                    for row in &rows {
+                        diesel::insert_into(m::table).values(row).execute(conn)?;
+                    }
                 }
             }
+            took += start.elapsed();
+            count += rows.len();
         }
-        took = start.elapsed();
         Err(diesel::result::Error::RollbackTransaction)
     });
     match result {
@@ -480,17 +589,11 @@ fn load_baseline(conn: &mut DbConn, members: &[ExportRow]) -> Result<Row, String
         Ok(()) => unreachable!("the baseline always rolls back"),
     }
     Ok(Row {
-        name: format!(
-            "baseline: {} member rows by {engine}, one transaction",
-            rows.len()
-        ),
+        name: format!("baseline: {count} member rows by {engine}, one transaction"),
         ops: 1,
         samples: vec![took],
         total: took,
-        baseline: Some(format!(
-            "{:.0} rows/s",
-            rows.len() as f64 / took.as_secs_f64()
-        )),
+        baseline: Some(format!("{:.0} rows/s", count as f64 / took.as_secs_f64())),
     })
 }
 
@@ -642,13 +745,13 @@ fn sql_baselines(conn: &mut DbConn, iterations: usize) -> Vec<Row> {
     ]
 }
 
-fn render(options: &Options, rows: &[Row]) -> String {
+fn render(options: &Options, description: &str, rows: &[Row]) -> String {
     let engine = match options.engine {
         Engine::Sqlite => "sqlite",
         Engine::Postgres => "postgres",
     };
     let mut out = format!(
-        "scale: province (the demonstration's Hậu Giang: 2,046 organisations, 35,242 members, every kind of record), db: {engine}, iterations: {}, seed: {}\n\n",
+        "scale: {description}, db: {engine}, iterations: {}, seed: {}\n\n",
         options.iterations, options.seed
     );
     out.push_str("| workload | ops | p50 ms | p95 ms | p99 ms | throughput /s | note |\n|---|---|---|---|---|---|---|\n");

@@ -43,8 +43,25 @@ pub struct DataSet {
 impl DataSet {
     /// The data set of `figures` for `seed` (the same seed gives the same files, byte for byte).
     pub fn generate(seed: u64, figures: &Figures) -> Result<DataSet, String> {
+        Self::generate_numbered(seed, figures, FIRST_CARD_NUMBER)
+    }
+
+    /// The same, with party card numbers from `first_card_number` on (card numbers are unique
+    /// across provinces: the national benchmark gives each province its own range).
+    pub fn generate_numbered(
+        seed: u64,
+        figures: &Figures,
+        first_card_number: u64,
+    ) -> Result<DataSet, String> {
         figures.check()?;
-        Builder::new(seed, figures)?.build()
+        let mut builder = Builder::new(seed, figures)?;
+        builder.first_card_number = first_card_number;
+        builder.build()
+    }
+
+    /// How many members the data set holds (on the roll or not): the card numbers it may use.
+    pub fn member_count(&self) -> usize {
+        self.rows(Kind::Members).len()
     }
 
     pub fn rows(&self, kind: Kind) -> &[ExportRow] {
@@ -75,6 +92,9 @@ impl DataSet {
         Ok(written)
     }
 }
+
+/// The demonstration's first party card number.
+pub const FIRST_CARD_NUMBER: u64 = 20_000_000;
 
 fn date(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
@@ -284,6 +304,7 @@ struct Builder<'f> {
     org_ratings: Vec<(usize, Level)>,
     /// Admissions in each year before the report's, oldest first.
     admissions_before: Vec<(i32, usize)>,
+    first_card_number: u64,
 }
 
 impl<'f> Builder<'f> {
@@ -304,6 +325,7 @@ impl<'f> Builder<'f> {
             targets: Vec::new(),
             org_ratings: Vec::new(),
             admissions_before: Vec::new(),
+            first_card_number: FIRST_CARD_NUMBER,
         })
     }
 
@@ -1207,7 +1229,8 @@ impl<'f> Builder<'f> {
             let s = &self.members[m];
             let mut row = member_row(&NewMember {
                 profile_number: profile[m].clone(),
-                card_number: official_on.map(|_| format!("{:08}", 20_000_000 + n)),
+                card_number: official_on
+                    .map(|_| format!("{:08}", self.first_card_number + n as u64)),
                 full_name,
                 gender,
                 born_on,

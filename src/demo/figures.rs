@@ -234,6 +234,63 @@ impl Figures {
         }
     }
 
+    /// A province of the same shape `factor` times the size (0.2 to 10), under another code
+    /// and name: every count scaled, the parts made to add up again (the national benchmark's
+    /// provinces).
+    pub fn scaled(&self, code: &str, name: &str, factor: f64) -> Figures {
+        let factor = factor.clamp(0.2, 10.0);
+        let n = |count: usize| ((count as f64) * factor).round() as usize;
+        let mut f = self.clone();
+        f.province.code = code.into();
+        f.province.name = name.into();
+        let s = &mut f.structure;
+        s.subordinate_committees = ((s.subordinate_committees as f64) * factor.sqrt())
+            .round()
+            .max(3.0) as usize;
+        s.grassroots_committees = n(s.grassroots_committees).max(s.subordinate_committees);
+        s.grassroots_branches = n(s.grassroots_branches).max(1);
+        s.sub_branches = n(s.sub_branches).max(s.grassroots_committees);
+        for (levels, total) in [
+            (
+                &mut f.organization_ratings.grassroots,
+                s.grassroots_committees + s.grassroots_branches,
+            ),
+            (&mut f.organization_ratings.sub_branches, s.sub_branches),
+        ] {
+            levels.excellent = n(levels.excellent);
+            levels.completed = n(levels.completed);
+            levels.not_completed = n(levels.not_completed);
+            levels.good = total
+                - levels.not_rated
+                - levels.excellent
+                - levels.completed
+                - levels.not_completed;
+        }
+        let m = &mut f.member_ratings;
+        s.members = n(s.members);
+        m.exempt = n(m.exempt);
+        m.not_rated = n(m.not_rated);
+        m.excellent = n(m.excellent);
+        m.completed = n(m.completed);
+        m.not_completed = n(m.not_completed);
+        m.good = s.members - m.exempt - m.not_rated - m.excellent - m.completed - m.not_completed;
+        let leavers = n(self.leavers().unwrap_or(0));
+        let a = &mut f.admissions;
+        a.admitted = n(a.admitted);
+        a.target = n(a.target);
+        a.members_at_end = s.members + a.admitted - leavers;
+        let d = &mut f.discipline;
+        d.members.reprimand = n(d.members.reprimand);
+        d.members.warning = n(d.members.warning);
+        d.members.dismissal = n(d.members.dismissal);
+        d.members.expulsion = n(d.members.expulsion);
+        d.previous_year_members = n(d.previous_year_members);
+        for t in &mut f.insignia.tiers {
+            t.awarded = n(t.awarded).max(t.posthumous + t.early);
+        }
+        f
+    }
+
     /// Members who leave the roll during the year: the roll at its start, plus admissions,
     /// minus the roll at its end.
     pub fn leavers(&self) -> Option<usize> {
@@ -354,6 +411,18 @@ mod tests {
             "{problems}"
         );
         assert!(problems.contains("more members at the end"), "{problems}");
+    }
+
+    #[test]
+    fn scaled_figures_still_add_up() {
+        let hg = Figures::hau_giang_2024();
+        for factor in [0.2, 0.7, 1.0, 2.5, 4.6, 10.0] {
+            let f = hg.scaled("T01", "Đảng bộ tỉnh Một", factor);
+            assert_eq!(f.check(), Ok(()), "factor {factor}");
+            assert_eq!(f.province.code, "T01");
+        }
+        assert_eq!(hg.scaled("HG", &hg.province.name, 1.0), hg);
+        assert_eq!(hg.scaled("X", "X", 2.0).structure.members, 67_846);
     }
 
     #[test]
