@@ -84,7 +84,7 @@ fn load(
             });
             continue;
         }
-        store::users::create(
+        crate::ops::create_user(
             &mut conn,
             store::users::NewUser {
                 username: username.into(),
@@ -141,7 +141,7 @@ fn load(
     result?;
     println!("Loaded in {:.1} s.", started.elapsed().as_secs_f64());
     for account in accounts.iter().filter(|a| a.scope.is_some()) {
-        store::users::create(
+        crate::ops::create_user(
             &mut conn,
             store::users::NewUser {
                 username: account.username.clone(),
