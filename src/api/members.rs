@@ -447,20 +447,6 @@ pub async fn leave(
         path,
         "leave",
         move |conn, vis, profile_number, by| {
-            // A member who left may leave again only after their last membership began
-            // (found by schemathesis: an earlier day broke the membership's period, 500).
-            let member = store::get(conn, vis, profile_number)?;
-            if let (Some(_), Some(since)) = (member.left_on, member.organization_since) {
-                if b.on <= since {
-                    return Err(Error::invalid(
-                        "on",
-                        "member.overlapping_membership",
-                        format!(
-                            "The last membership starts on {since}; the member leaves after it."
-                        ),
-                    ));
-                }
-            }
             store::leave(conn, vis, profile_number, b.reason, b.on, by)
         },
     )

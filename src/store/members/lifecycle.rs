@@ -792,14 +792,19 @@ pub fn leave_roll(
             format!("An exemption or temporary activity is recorded from {on} or later; the member cannot leave the roll before it."),
         ));
     }
-    if let Some((_, _, from)) = open_membership(conn, row.id, MembershipKind::Official)? {
-        if on <= from {
-            return Err(Error::invalid(
-                "on",
-                "member.overlapping_membership",
-                format!("The current membership starts on {from}; the member leaves after it."),
-            ));
-        }
+    // The last official membership, open or (for a member who left and leaves again on an
+    // earlier day) closed: the departure comes after it began.
+    let last_from: Option<NaiveDate> = memberships::table
+        .filter(memberships::member_id.eq(row.id))
+        .filter(memberships::kind.eq(MembershipKind::Official.as_str()))
+        .select(diesel::dsl::max(memberships::valid_from))
+        .first(conn)?;
+    if let Some(from) = last_from.filter(|from| on <= *from) {
+        return Err(Error::invalid(
+            "on",
+            "member.overlapping_membership",
+            format!("The last membership starts on {from}; the member leaves after it."),
+        ));
     }
     diesel::update(
         memberships::table
