@@ -331,7 +331,11 @@ pub fn run(options: Options) -> Result<String, String> {
         let server = actix_web::rt::spawn(app.run_until_stopped());
         let iterations = options.iterations;
         let result = actix_web::rt::task::spawn_blocking(move || {
+            // The server runs in this process: its peak memory during the imports is the
+            // process's, counted from here (the generator's is behind us).
+            reset_peak_memory();
             let mut rows = import_workloads(&address, files)?;
+            rows.push(peak_memory_row());
             let mut conn = server_pool.get().map_err(|e| e.to_string())?;
             if std::env::var("BENCH_ANALYZE").is_ok() {
                 diesel::sql_query("ANALYZE")
@@ -365,6 +369,34 @@ struct ImportFiles {
     files: Vec<(Kind, usize, std::path::PathBuf)>,
     generated: Duration,
     description: String,
+}
+
+/// Starts counting the peak resident memory afresh (Linux: `/proc/self/clear_refs`).
+fn reset_peak_memory() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// The peak resident memory since `reset_peak_memory` (`VmHWM`), as a row of the table.
+fn peak_memory_row() -> Row {
+    let peak_kb: Option<u64> =
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|status| {
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("VmHWM:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            });
+    Row {
+        name: "peak resident memory of the server during the imports".into(),
+        ops: 0,
+        samples: Vec::new(),
+        total: Duration::ZERO,
+        baseline: Some(match peak_kb {
+            Some(kb) => format!("{:.0} MB", kb as f64 / 1024.0),
+            None => "not measured (no /proc)".into(),
+        }),
+    }
 }
 
 /// The data set of the scale as import files in `dir`.
@@ -756,6 +788,15 @@ fn render(options: &Options, description: &str, rows: &[Row]) -> String {
     );
     out.push_str("| workload | ops | p50 ms | p95 ms | p99 ms | throughput /s | note |\n|---|---|---|---|---|---|---|\n");
     for row in rows {
+        if row.ops == 0 {
+            // A measure that is not a workload (memory).
+            out.push_str(&format!(
+                "| {} | | | | | | {} |\n",
+                row.name,
+                row.baseline.clone().unwrap_or_default()
+            ));
+            continue;
+        }
         out.push_str(&format!(
             "| {} | {} | {} | {} | {} | {:.0} | {} |\n",
             row.name,
