@@ -257,8 +257,8 @@ fn org_rating_table(
     .get_result(conn)?;
     let levels = counts(
         crate::db::sql_query(conn, &format!(
-            "SELECT r.level AS key, count(*) AS n FROM organization_ratings r JOIN organizations o ON o.id = r.organization_id \
-             WHERE r.year = $3 AND {subjects} GROUP BY r.level"
+            "SELECT r.level AS key, count(*) AS n FROM organizations o CROSS JOIN organization_ratings r \
+             WHERE r.organization_id = o.id AND r.year = $3 AND {subjects} GROUP BY r.level"
         ))
         .bind::<BigInt, _>(root)
         .bind::<Date, _>(end)
@@ -281,8 +281,10 @@ pub fn ratings(conn: &mut DbConn, root: &OrgRow, year: i32, rounding: Rounding) 
     let total = roll(conn, root.id, end)?.total;
     let levels = counts(
         crate::db::sql_query(conn, &format!(
-            "SELECT r.level AS key, count(*) AS n FROM member_ratings r JOIN memberships ms ON ms.member_id = r.member_id \
-             WHERE r.year = $3 AND ms.kind = 'official' AND ms.valid_from <= $2 \
+            // Memberships first (CROSS JOIN keeps SQLite's join order; PostgreSQL plans it as
+            // an inner join): starting from the year's ratings read the whole nation's.
+            "SELECT r.level AS key, count(*) AS n FROM memberships ms CROSS JOIN member_ratings r \
+             WHERE r.member_id = ms.member_id AND r.year = $3 AND ms.kind = 'official' AND ms.valid_from <= $2 \
              AND (ms.valid_to IS NULL OR ms.valid_to > $2) AND {} GROUP BY r.level",
             in_subtree("ms.organization_id", "$2", 0)
         ))
