@@ -321,7 +321,7 @@ fn demo(
     };
     let data = DataSet::generate(seed, &figures)?;
     if let Some(dir) = write_files {
-        for path in data
+        for (_, path) in data
             .write_files(&dir)
             .map_err(|e| format!("cannot write into {}: {e}", dir.display()))?
         {

@@ -407,11 +407,9 @@ fn generate(options: &Options, dir: &std::path::Path) -> Result<ImportFiles, Str
             let data = DataSet::generate(options.seed, &Figures::hau_giang_2024())?;
             let written = data.write_files(dir).map_err(|e| e.to_string())?;
             Ok(ImportFiles {
-                files: data
-                    .csv_files()
+                files: written
                     .into_iter()
-                    .zip(written)
-                    .map(|((kind, _), path)| (kind, data.rows(kind).len(), path))
+                    .map(|(kind, path)| (kind, data.rows(kind).len(), path))
                     .collect(),
                 generated: started.elapsed(),
                 description: format!(

@@ -54,9 +54,7 @@ impl DataSet {
         first_card_number: u64,
     ) -> Result<DataSet, String> {
         figures.check()?;
-        let mut builder = Builder::new(seed, figures)?;
-        builder.first_card_number = first_card_number;
-        builder.build()
+        Builder::new(seed, figures, first_card_number).build()
     }
 
     /// How many members the data set holds (on the roll or not): the card numbers it may use.
@@ -80,14 +78,15 @@ impl DataSet {
             .collect()
     }
 
-    /// Writes `<kind>.csv` for every kind into `dir` (created if missing).
-    pub fn write_files(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    /// Writes `<kind>.csv` for every kind into `dir` (created if missing): each kind with its
+    /// file, in import order.
+    pub fn write_files(&self, dir: &Path) -> std::io::Result<Vec<(Kind, PathBuf)>> {
         std::fs::create_dir_all(dir)?;
         let mut written = Vec::new();
         for (kind, bytes) in self.csv_files() {
             let path = dir.join(format!("{kind}.csv"));
             std::fs::write(&path, bytes)?;
-            written.push(path);
+            written.push((kind, path));
         }
         Ok(written)
     }
@@ -308,8 +307,8 @@ struct Builder<'f> {
 }
 
 impl<'f> Builder<'f> {
-    fn new(seed: u64, f: &'f Figures) -> Result<Builder<'f>, String> {
-        Ok(Builder {
+    fn new(seed: u64, f: &'f Figures, first_card_number: u64) -> Builder<'f> {
+        Builder {
             rng: Rng::new(seed),
             f,
             r: f.year - 1,
@@ -325,8 +324,8 @@ impl<'f> Builder<'f> {
             targets: Vec::new(),
             org_ratings: Vec::new(),
             admissions_before: Vec::new(),
-            first_card_number: FIRST_CARD_NUMBER,
-        })
+            first_card_number,
+        }
     }
 
     fn build(mut self) -> Result<DataSet, String> {

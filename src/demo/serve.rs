@@ -121,11 +121,8 @@ fn load(
     );
     let started = Instant::now();
     let mut result = Ok(());
-    for path in &files {
-        let kind = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .expect("files are named <kind>.csv");
+    for (kind, path) in &files {
+        let kind = kind.as_str();
         let took = Instant::now();
         result = client::import(base, &secret, kind, path, false, "upsert").map_err(|e| match e {
             client::Failure::Rejected => format!("the server rejected rows of {kind}"),
