@@ -11,16 +11,46 @@ use crate::api::request_id::RequestId;
 use crate::api::{access_of, AppState};
 use crate::auth::tokens::API_KEY_PREFIX;
 use crate::auth::{role_allows, Access, Caller, Origin};
+use crate::db::DbConn;
 use crate::error::Error;
 use crate::store;
 
-impl FromRequest for Caller {
-    type Error = actix_web::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Caller, actix_web::Error>>>>;
+/// A request's credentials, checked as far as they can be without the database: the bearer
+/// token is present and, for a JWT, its signature and claims are valid; the route declares its
+/// access. [`Credentials::caller`] finishes the check on a pooled connection (the user, the
+/// session or API key, the role), so that a handler can authenticate and read its records in
+/// one trip to the blocking pool; the [`Caller`] extractor does the same in a trip of its own.
+pub struct Credentials {
+    presented: Presented,
+    access: Access,
+    origin: Origin,
+}
 
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let bearer = req
+enum Presented {
+    ApiKey(String),
+    Session {
+        user_id: i64,
+        session_id: String,
+        token_version: i64,
+    },
+}
+
+fn refused() -> Error {
+    Error::Unauthorized("The token is invalid, expired or revoked.".into())
+}
+
+impl Credentials {
+    fn of(req: &HttpRequest) -> Result<(Credentials, web::Data<AppState>), Error> {
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .cloned()
+            .ok_or_else(|| Error::Internal("no application state".into()))?;
+        // A route outside the table has no declared access: refuse rather than guess.
+        let access = req
+            .match_pattern()
+            .and_then(|pattern| access_of(req.method(), &pattern))
+            .ok_or_else(|| Error::Internal("route without access".into()))?;
+        let token = req
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -28,44 +58,76 @@ impl FromRequest for Caller {
                 v.strip_prefix("Bearer ")
                     .or_else(|| v.strip_prefix("bearer "))
             })
-            .map(|t| t.trim().to_string());
-        let origin = Origin::of(req);
-        let access = req
-            .match_pattern()
-            .and_then(|pattern| access_of(req.method(), &pattern));
-        Box::pin(async move {
-            let state = state.ok_or_else(|| Error::Internal("no application state".into()))?;
-            // A route outside the table has no declared access: refuse rather than guess.
-            let access = access.ok_or_else(|| Error::Internal("route without access".into()))?;
-            let token = bearer.ok_or_else(|| {
+            .map(str::trim)
+            .ok_or_else(|| {
                 Error::Unauthorized("Sign in and send the access token as a Bearer token.".into())
             })?;
-            let mut caller = authenticate(&state, token).await?;
-            caller.origin = origin;
-            if access != Access::Public && !role_allows(caller.role, access) {
-                return Err(
-                    Error::forbidden(format!("The {} role may not do this.", caller.role)).into(),
-                );
+        let presented = if token.starts_with(API_KEY_PREFIX) {
+            Presented::ApiKey(token.to_string())
+        } else {
+            let claims = state.keys.verify(token).ok_or_else(refused)?;
+            Presented::Session {
+                user_id: claims.sub.parse().map_err(|_| refused())?,
+                session_id: claims.sid,
+                token_version: claims.ver,
             }
-            Ok(caller)
-        })
+        };
+        let credentials = Credentials {
+            presented,
+            access,
+            origin: Origin::of(req),
+        };
+        Ok((credentials, state))
+    }
+
+    /// The caller, if the user is active, the session or API key live and the token current,
+    /// and their role allows the route (401 and 403 otherwise). Read from the database on every
+    /// request.
+    pub fn caller(self, conn: &mut DbConn) -> Result<Caller, Error> {
+        let found = match &self.presented {
+            Presented::ApiKey(key) => store::users::caller_for_api_key(conn, key)?,
+            Presented::Session {
+                user_id,
+                session_id,
+                token_version,
+            } => store::users::caller_for_session(conn, *user_id, session_id, *token_version)?,
+        };
+        let mut caller = found.ok_or_else(refused)?;
+        caller.origin = self.origin;
+        if self.access != Access::Public && !role_allows(caller.role, self.access) {
+            return Err(Error::forbidden(format!(
+                "The {} role may not do this.",
+                caller.role
+            )));
+        }
+        Ok(caller)
     }
 }
 
-async fn authenticate(state: &AppState, token: String) -> Result<Caller, Error> {
-    let refused = || Error::Unauthorized("The token is invalid, expired or revoked.".into());
-    if token.starts_with(API_KEY_PREFIX) {
-        return state
-            .db(move |conn| store::users::caller_for_api_key(conn, &token))
-            .await?
-            .ok_or_else(refused);
+impl FromRequest for Credentials {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Credentials, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(
+            Credentials::of(req)
+                .map(|(credentials, _)| credentials)
+                .map_err(Into::into),
+        )
     }
-    let claims = state.keys.verify(&token).ok_or_else(refused)?;
-    let user_id: i64 = claims.sub.parse().map_err(|_| refused())?;
-    state
-        .db(move |conn| store::users::caller_for_session(conn, user_id, &claims.sid, claims.ver))
-        .await?
-        .ok_or_else(refused)
+}
+
+impl FromRequest for Caller {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Caller, actix_web::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let checked = Credentials::of(req);
+        Box::pin(async move {
+            let (credentials, state) = checked?;
+            Ok(state.db(move |conn| credentials.caller(conn)).await?)
+        })
+    }
 }
 
 impl Origin {

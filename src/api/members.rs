@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use validator::Validate;
 
-use crate::api::extract::IfMatch;
+use crate::api::extract::{Credentials, IfMatch};
 use crate::api::fields::{clean, double_option};
 use crate::api::{allow_override, created, ok_with_etag, page_limit, AppState};
 use crate::auth::Caller;
@@ -203,15 +203,20 @@ pub async fn create(
     ))
 }
 
+/// The API's most frequent request: the caller is checked and the member read on one pooled
+/// connection, in one trip to the blocking pool.
 pub async fn get(
     state: web::Data<AppState>,
-    caller: Caller,
+    credentials: Credentials,
     path: web::Path<String>,
 ) -> Result<HttpResponse> {
     let profile_number = text::normalize(&path.into_inner());
-    let vis = caller.visibility();
-    let member = state
-        .db(move |conn| store::get(conn, vis, &profile_number))
+    let (caller, member) = state
+        .db(move |conn| {
+            let caller = credentials.caller(conn)?;
+            let member = store::get(conn, caller.visibility(), &profile_number)?;
+            Ok((caller, member))
+        })
         .await?;
     Ok(answer(&caller, member))
 }

@@ -510,7 +510,8 @@ fn caller_from(
 
 /// The caller behind a verified access token, if its user is active, its token version is
 /// current and its session has not been revoked. One query per request: the user, the session
-/// and the scope's code together.
+/// and the scope's code together (by primary keys, so without `.first()`: SQLite prepares a
+/// statement with a bound `LIMIT` again on every execution).
 pub fn caller_for_session(
     conn: &mut DbConn,
     user_id: i64,
@@ -527,8 +528,8 @@ pub fn caller_for_session(
             sessions::revoked_at,
             orgs::code.nullable(),
         ))
-        .first(conn)
-        .optional()?;
+        .load(conn)?
+        .pop();
     Ok(match found {
         Some((user, None, scope)) if user.active && user.token_version == token_version => {
             Some(caller_from(user, scope, Some(session_id.to_string()), None))
@@ -559,8 +560,8 @@ pub fn caller_for_api_key(conn: &mut DbConn, presented: &str) -> Result<Option<C
             UserRow::as_select(),
             orgs::code.nullable(),
         ))
-        .first(conn)
-        .optional()?;
+        .load(conn)?
+        .pop();
     Ok(match found {
         Some((key_id, expires_at, None, user, scope))
             if user.active && expires_at.is_none_or(|t| t > now) =>

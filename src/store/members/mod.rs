@@ -148,6 +148,9 @@ fn holds(period: Period, day: NaiveDate) -> bool {
     period.0 <= day && period.1.is_none_or(|end| day < end)
 }
 
+/// An exemption period of a member: member id, start, end.
+type Exemption = (i64, NaiveDate, Option<NaiveDate>);
+
 /// Builds the API view of `rows` as of `day`, with a few queries for the whole batch.
 fn views(conn: &mut DbConn, rows: Vec<MemberRow>, day: NaiveDate) -> Result<Vec<Member>> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
@@ -164,7 +167,7 @@ fn views(conn: &mut DbConn, rows: Vec<MemberRow>, day: NaiveDate) -> Result<Vec<
             orgs::code,
         ))
         .load(conn)?;
-    let exempt: Vec<(i64, NaiveDate, Option<NaiveDate>)> = exemptions::table
+    let exempt: Vec<Exemption> = exemptions::table
         .filter(exemptions::member_id.eq_any(ids))
         .select((
             exemptions::member_id,
@@ -172,12 +175,22 @@ fn views(conn: &mut DbConn, rows: Vec<MemberRow>, day: NaiveDate) -> Result<Vec<
             exemptions::ends_on,
         ))
         .load(conn)?;
+    Ok(assemble(rows, &spans, &exempt, day))
+}
+
+/// The API view of `rows` as of `day` from their memberships (ordered by member and start) and
+/// exemptions.
+fn assemble(
+    rows: Vec<MemberRow>,
+    spans: &[Span],
+    exempt: &[Exemption],
+    day: NaiveDate,
+) -> Vec<Member> {
     let mut by_member: HashMap<i64, Vec<&Span>> = HashMap::new();
-    for span in &spans {
+    for span in spans {
         by_member.entry(span.member_id).or_default().push(span);
     }
-    Ok(rows
-        .into_iter()
+    rows.into_iter()
         .map(|row| {
             let mine = by_member.get(&row.id).cloned().unwrap_or_default();
             let official: Vec<&&Span> = mine.iter().filter(|s| s.kind == "official").collect();
@@ -220,7 +233,7 @@ fn views(conn: &mut DbConn, rows: Vec<MemberRow>, day: NaiveDate) -> Result<Vec<
                 updated_at: row.updated_at,
             }
         })
-        .collect())
+        .collect()
 }
 
 type Boxed = members::BoxedQuery<'static, MultiBackend>;
@@ -286,13 +299,52 @@ pub fn find_visible_many(
         .load(conn)?)
 }
 
+/// The member `profile_number` as the API shows it, if the caller may see them; 404 otherwise.
+/// Three statements of fixed shape (the member with its scope check, its memberships, its
+/// exemptions), so that each connection prepares them once and reuses them: the single-record
+/// read is the API's most frequent request (`find_visible` builds a boxed query, which diesel
+/// prepares again every time, and SQLite re-prepares any statement with a bound `LIMIT`).
 pub fn get(conn: &mut DbConn, vis: Visibility, profile_number: &str) -> Result<Member> {
-    let row = find_visible(conn, vis, profile_number)?;
+    let by_number = members::table
+        .filter(members::profile_number.eq(profile_number))
+        .select(MemberRow::as_select());
+    // No `.first()`: its bound `LIMIT` makes SQLite (3.47 and later) prepare the statement again
+    // on every execution; the profile number is unique.
+    let rows: Vec<MemberRow> = match vis {
+        Visibility::All => by_number.load(conn)?,
+        Visibility::Subtree(scope) => by_number.filter(currently_under!(scope)).load(conn)?,
+    };
+    let row = rows
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::not_found(format!("Member {profile_number} was not found.")))?;
     one_view(conn, row)
 }
 
+/// The view of one member as of today, by statements of fixed shape (see [`get`]).
 fn one_view(conn: &mut DbConn, row: MemberRow) -> Result<Member> {
-    Ok(views(conn, vec![row], crate::time::today())?.remove(0))
+    let spans: Vec<Span> = memberships::table
+        .inner_join(orgs::table.on(orgs::id.eq(memberships::organization_id)))
+        .filter(memberships::member_id.eq(row.id))
+        .order(memberships::valid_from)
+        .select((
+            memberships::member_id,
+            memberships::organization_id,
+            memberships::kind,
+            memberships::valid_from,
+            memberships::valid_to,
+            orgs::code,
+        ))
+        .load(conn)?;
+    let exempt: Vec<Exemption> = exemptions::table
+        .filter(exemptions::member_id.eq(row.id))
+        .select((
+            exemptions::member_id,
+            exemptions::starts_on,
+            exemptions::ends_on,
+        ))
+        .load(conn)?;
+    Ok(assemble(vec![row], &spans, &exempt, crate::time::today()).remove(0))
 }
 
 fn reload(conn: &mut DbConn, id: i64) -> Result<Member> {
