@@ -14,6 +14,7 @@ mod demo;
 mod errors;
 mod hardening;
 mod helpers;
+mod member_search;
 mod members;
 mod openapi;
 mod organizations;

@@ -261,22 +261,6 @@ fn restrict(query: Boxed, vis: Visibility) -> Boxed {
     }
 }
 
-/// Subtrees with more organisations than this are listed by walking the name index and
-/// checking each member (EXISTS); smaller ones start from their organisations' members (IN)
-/// and sort the few rows. On SQLite the first plan takes 2 ms for a whole province where the
-/// second takes 60 ms, and the reverse for a single branch (BENCHMARKS.md).
-const SMALL_SUBTREE: i64 = 64;
-
-fn subtree_size(conn: &mut DbConn, root: i64, day: NaiveDate) -> Result<i64> {
-    use crate::db::schema::organization_tree as t;
-    Ok(t::table
-        .filter(t::ancestor_id.eq(root))
-        .filter(t::valid_from.le(day))
-        .filter(t::valid_to.is_null().or(t::valid_to.gt(day)))
-        .count()
-        .get_result(conn)?)
-}
-
 /// The member `profile_number` if the caller may see them; 404 otherwise.
 pub fn find_visible(conn: &mut DbConn, vis: Visibility, profile_number: &str) -> Result<MemberRow> {
     restrict(members::table.into_boxed(), vis)
