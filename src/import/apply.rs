@@ -40,11 +40,11 @@ pub struct Context<'a> {
 
 pub fn row(conn: &mut DbConn, ctx: &Context, kind: Kind, row: &Row) -> Result<Outcome> {
     match kind {
-        Kind::Organizations => organization(conn, ctx, row),
-        Kind::Members => unreachable!("member rows are written in batches (member_batch)"),
+        Kind::Organizations | Kind::Members | Kind::MemberRatings => {
+            unreachable!("{kind} rows are written in batches")
+        }
         Kind::Positions => position(conn, ctx, row),
         Kind::Transfers => transfer(conn, ctx, row),
-        Kind::MemberRatings => member_rating(conn, ctx, row),
         Kind::OrganizationRatings => organization_rating(conn, ctx, row),
         Kind::DisciplinaryActions => action(conn, ctx, row),
         Kind::InsigniaAwards => award(conn, ctx, row),
@@ -96,26 +96,72 @@ fn member_missing(profile_number: &str) -> Error {
     )
 }
 
-fn organization(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
-    let new = row
-        .request::<OrganizationCreate>(&same(&[
-            "code",
-            "name",
-            "kind",
-            "parent_code",
-            "established_on",
-            "dissolved_on",
-            "has_branch_committee",
-        ]))?
-        .prepare(ctx.caller)?;
-    let exists: i64 = orgs::table
-        .filter(orgs::code.eq(&new.code))
-        .count()
-        .get_result(conn)?;
-    if exists == 0 {
-        org_store::create(conn, ctx.vis, new)?;
-        return Ok(Outcome::Inserted);
+/// An organisation row read into the single-record API's creation.
+fn prepare_organization(ctx: &Context, row: &Row) -> Result<org_store::NewOrganization> {
+    row.request::<OrganizationCreate>(&same(&[
+        "code",
+        "name",
+        "kind",
+        "parent_code",
+        "established_on",
+        "dissolved_on",
+        "has_branch_committee",
+    ]))?
+    .prepare(ctx.caller)
+}
+
+/// Organisation rows, a batch at a time: new organisations are created together
+/// (`store::organizations::create_many`: the checks of one creation, a parent may be an earlier
+/// row of the batch); rows of recorded organisations are compared and updated one by one
+/// after the batch's creations. One result per row, in order.
+pub fn organization_batch(
+    conn: &mut DbConn,
+    ctx: &Context,
+    rows: Vec<Row>,
+) -> Result<Vec<(Row, Result<Outcome>)>> {
+    let mut results: Vec<Option<Result<Outcome>>> = Vec::with_capacity(rows.len());
+    let (mut slots, mut news) = (Vec::new(), Vec::new());
+    for (i, row) in rows.iter().enumerate() {
+        match prepare_organization(ctx, row) {
+            Err(e) => results.push(Some(Err(e))),
+            Ok(new) => {
+                results.push(None);
+                slots.push(i);
+                news.push(new);
+            }
+        }
     }
+    let created = org_store::create_many(conn, ctx.vis, news)?;
+    for (i, result) in slots.into_iter().zip(created) {
+        results[i] = match result {
+            // A recorded organisation: compared and updated below.
+            Err(e) if has_code(&e, "organization.code_taken") => None,
+            Err(e) => Some(Err(e)),
+            Ok(_) => Some(Ok(Outcome::Inserted)),
+        };
+    }
+    Ok(rows
+        .into_iter()
+        .zip(results)
+        .map(|(row, result)| {
+            let result = match result {
+                Some(r) => r,
+                None => crate::db::savepoint(conn, |conn| update_organization(conn, ctx, &row)),
+            };
+            (row, result)
+        })
+        .collect())
+}
+
+/// Whether a refusal carries `code`.
+fn has_code(e: &Error, code: &str) -> bool {
+    matches!(e, Error::Unprocessable(list) if list.iter().any(|f| f.code == code))
+}
+
+/// The row of a recorded organisation (`organization_batch` found its code taken): compared
+/// with the record and updated the way the API would.
+fn update_organization(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
+    let new = prepare_organization(ctx, row)?;
     may_update(ctx, "code")?;
     let current = org_store::get(conn, ctx.vis, &new.code)?;
     if current.kind != new.kind {
@@ -224,9 +270,10 @@ pub fn prepare_member(
     Ok((new, leave))
 }
 
-/// Member rows, a batch at a time: new members are admitted together
-/// (`store::members::create_many`, the same checks as one admission, looked up once for the
-/// batch); rows of recorded members go one by one. One result per row, in order.
+/// Member rows, a batch at a time: new members are admitted together, with the departure a
+/// row states (`store::members::create_many`, the same checks as one admission and one
+/// departure, looked up once for the batch); rows of recorded members go one by one. One
+/// result per row, in order.
 pub fn member_batch(
     conn: &mut DbConn,
     ctx: &Context,
@@ -239,26 +286,20 @@ pub fn member_batch(
     for (i, p) in prepared.into_iter().enumerate() {
         match p {
             Err(e) => results.push(Some(Err(e))),
-            Ok((new, leave)) => {
+            Ok(member) => {
                 results.push(None);
-                slots.push((i, new.profile_number.clone(), leave));
-                news.push(new);
+                slots.push(i);
+                news.push(member);
             }
         }
     }
     let admitted = member_store::create_many(conn, ctx.vis, news, &ctx.by)?;
-    for ((i, pn, leave), result) in slots.into_iter().zip(admitted) {
-        results[i] = match (result, leave) {
+    for (i, result) in slots.into_iter().zip(admitted) {
+        results[i] = match result {
             // A recorded member: compared and updated one by one, below.
-            (Err(e), _) if is_taken(&e) => None,
-            (Err(e), _) => Some(Err(e)),
-            (Ok(_), None) => Some(Ok(Outcome::Inserted)),
-            (Ok(_), Some((reason, on))) => Some(
-                crate::db::savepoint(conn, |conn| {
-                    member_store::leave_recorded(conn, ctx.vis, &pn, reason, on, &ctx.by)
-                })
-                .map(|_| Outcome::Inserted),
-            ),
+            Err(e) if is_taken(&e) => None,
+            Err(e) => Some(Err(e)),
+            Ok(_) => Some(Ok(Outcome::Inserted)),
         };
     }
     Ok(rows
@@ -276,7 +317,7 @@ pub fn member_batch(
 
 /// The admission was refused because the profile number is recorded: the row is an update.
 fn is_taken(e: &Error) -> bool {
-    matches!(e, Error::Unprocessable(list) if list.iter().any(|f| f.code == "member.profile_number_taken"))
+    has_code(e, "member.profile_number_taken")
 }
 
 /// The row of a recorded member (`member_batch` found its profile number taken): compared

@@ -48,6 +48,12 @@ text_enum! {
 }
 
 impl Kind {
+    /// Kinds whose rows are written a batch at a time (besides members, whose admission is
+    /// prepared on the reading thread): the checks look up the whole batch at once.
+    fn batched(self) -> bool {
+        matches!(self, Kind::Organizations | Kind::MemberRatings)
+    }
+
     /// The access needed to import it: the same as entering one such record.
     pub fn write_access(self) -> Access {
         match self {
@@ -142,9 +148,10 @@ impl From<diesel::result::Error> for Stop {
     }
 }
 
-/// Member rows are written this many at a time (`store::members::create_many`): the checks
-/// look up the whole batch at once and the inserts are multi-row.
-const MEMBER_BATCH: usize = 1000;
+/// Rows of the batched kinds are written this many at a time (`store::members::create_many`,
+/// `store::organizations::create_many`, …): the checks look up the whole batch at once and the
+/// inserts are multi-row.
+const BATCH: usize = 1000;
 
 /// What the reading thread hands to the writing one.
 enum Item {
@@ -221,8 +228,8 @@ struct Writer<'a> {
     errors: RowErrors,
     /// Member rows waiting for their batch.
     pending: Vec<(columns::Row, Result<apply::PreparedMember>)>,
-    /// Member rating rows waiting for their batch.
-    pending_ratings: Vec<columns::Row>,
+    /// Rows of the other batched kinds (organisations, member ratings) waiting for their batch.
+    pending_rows: Vec<columns::Row>,
     /// The keys written, for the audit event.
     changed: audit::RowKeys,
 }
@@ -239,14 +246,14 @@ impl Writer<'_> {
             }
             Item::Row(row, Some(prepared)) => {
                 self.pending.push((row, *prepared));
-                if self.pending.len() >= MEMBER_BATCH {
+                if self.pending.len() >= BATCH {
                     self.flush(conn)?;
                 }
                 Ok(())
             }
-            Item::Row(row, None) if self.kind == Kind::MemberRatings => {
-                self.pending_ratings.push(row);
-                if self.pending_ratings.len() >= MEMBER_BATCH {
+            Item::Row(row, None) if self.kind.batched() => {
+                self.pending_rows.push(row);
+                if self.pending_rows.len() >= BATCH {
                     self.flush(conn)?;
                 }
                 Ok(())
@@ -268,9 +275,14 @@ impl Writer<'_> {
                 self.tally(conn, &row, result)?;
             }
         }
-        let ratings = std::mem::take(&mut self.pending_ratings);
-        if !ratings.is_empty() {
-            for (row, result) in apply::member_rating_batch(conn, self.ctx, ratings)? {
+        let rows = std::mem::take(&mut self.pending_rows);
+        if !rows.is_empty() {
+            let results = match self.kind {
+                Kind::Organizations => apply::organization_batch(conn, self.ctx, rows)?,
+                Kind::MemberRatings => apply::member_rating_batch(conn, self.ctx, rows)?,
+                other => unreachable!("{other} rows are written one by one"),
+            };
+            for (row, result) in results {
                 self.tally(conn, &row, result)?;
             }
         }
@@ -300,7 +312,7 @@ impl Writer<'_> {
 }
 
 /// Items in flight between the reading and the writing thread.
-const IN_FLIGHT: usize = 2 * MEMBER_BATCH;
+const IN_FLIGHT: usize = 2 * BATCH;
 
 /// Imports `body` as `options.kind` for `caller`, in one transaction.
 pub fn run<R: Read + Send>(
@@ -331,7 +343,7 @@ pub fn run<R: Read + Send>(
         },
         errors: RowErrors::default(),
         pending: Vec::new(),
-        pending_ratings: Vec::new(),
+        pending_rows: Vec::new(),
         changed: audit::RowKeys::default(),
     };
     let digest = digest::BodyDigest::default();

@@ -292,83 +292,274 @@ pub fn list(conn: &mut DbConn, vis: Visibility, filter: ListFilter) -> Result<Pa
 /// role); a clerk's parent must be in scope, which `find_reference` enforces.
 pub fn create(conn: &mut DbConn, vis: Visibility, new: NewOrganization) -> Result<Organization> {
     crate::db::write_transaction(conn, |conn| {
-        let taken: i64 = orgs::table
-            .filter(orgs::code.eq(&new.code))
-            .count()
-            .get_result(conn)?;
-        if taken > 0 {
-            return Err(Error::invalid(
-                "code",
-                "organization.code_taken",
-                format!("An organisation with code {} already exists.", new.code),
-            ));
-        }
-        let life = Lifetime {
-            established_on: new.established_on,
-            dissolved_on: new.dissolved_on,
-        };
-        rules::check_lifetime(life)?;
-        let parent = match &new.parent_code {
-            Some(code) => Some(find_reference(conn, vis, code, "parent_code")?),
-            None => None,
-        };
-        rules::check_parent_kind(new.kind, parent.as_ref().map(OrgRow::kind))?;
-        if let Some(parent) = &parent {
-            rules::check_parent_exists(
-                &parent.code,
-                parent.lifetime(),
-                new.established_on,
-                new.dissolved_on,
-            )?;
-        }
-
-        let now = crate::time::now();
-        let id: i64 = diesel::insert_into(orgs::table)
-            .values((
-                orgs::code.eq(&new.code),
-                orgs::name.eq(&new.name),
-                orgs::search_name.eq(text::search_key(&new.name)),
-                orgs::kind.eq(new.kind.as_str()),
-                orgs::established_on.eq(new.established_on),
-                orgs::dissolved_on.eq(new.dissolved_on),
-                orgs::has_branch_committee.eq(new.has_branch_committee),
-                orgs::version.eq(1i64),
-                orgs::created_at.eq(now),
-                orgs::updated_at.eq(now),
-            ))
-            .returning(orgs::id)
-            .get_result(conn)?;
-
-        diesel::insert_into(tree::table)
-            .values((
-                tree::ancestor_id.eq(id),
-                tree::descendant_id.eq(id),
-                tree::depth.eq(0),
-                tree::valid_from.eq(new.established_on),
-            ))
-            .execute(conn)?;
-        if let Some(parent) = &parent {
-            // The child inherits every period of its parent's ancestry from its own
-            // establishment on, clipped to start no earlier than that day.
-            crate::db::sql_query(
-                conn,
-                "INSERT INTO organization_tree (ancestor_id, descendant_id, depth, valid_from, valid_to) \
-                 SELECT ancestor_id, $1, depth + 1, \
-                        CASE WHEN valid_from > $2 THEN valid_from ELSE $2 END, valid_to \
-                 FROM organization_tree \
-                 WHERE descendant_id = $3 AND (valid_to IS NULL OR valid_to > $2)",
-            )
-            .bind::<BigInt, _>(id)
-            .bind::<Date, _>(new.established_on)
-            .bind::<BigInt, _>(parent.id)
-            .execute(conn)?;
-        }
+        let id = create_many(conn, vis, vec![new])?.remove(0)?;
         let row = orgs::table
             .find(id)
             .select(OrgRow::as_select())
             .first(conn)?;
         full(conn, row)
     })
+}
+
+/// Organisations per multi-row INSERT (10 columns): far below either engine's parameter limit.
+const INSERT_CHUNK: usize = 1000;
+
+/// What an organisation's checks need of its parent: recorded, or created earlier in the batch.
+struct ParentRef {
+    kind: OrgKind,
+    life: Lifetime,
+    /// The parent's closure rows (`ancestor_id`, depth, period), its own row of depth 0
+    /// included; for a parent of the same batch, with its index in the batch for the id.
+    ancestry: Vec<Ancestry>,
+}
+
+#[derive(Clone, Copy)]
+struct Ancestry {
+    ancestor: AncestorId,
+    depth: i32,
+    valid_from: NaiveDate,
+    valid_to: Option<NaiveDate>,
+}
+
+/// An ancestor recorded before the batch, or one created by it (index in the batch).
+#[derive(Clone, Copy)]
+enum AncestorId {
+    Recorded(i64),
+    New(usize),
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = orgs, treat_none_as_default_value = false)]
+struct OrgInsert<'a> {
+    code: &'a str,
+    name: &'a str,
+    search_name: String,
+    kind: &'static str,
+    established_on: NaiveDate,
+    dissolved_on: Option<NaiveDate>,
+    has_branch_committee: bool,
+    version: i64,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = tree, treat_none_as_default_value = false)]
+struct TreeInsert {
+    ancestor_id: i64,
+    descendant_id: i64,
+    depth: i32,
+    valid_from: NaiveDate,
+    valid_to: Option<NaiveDate>,
+}
+
+/// Creates `news` in order: the checks of each are those of a single creation, with the codes
+/// and the recorded parents looked up once for the batch (a parent may be an earlier
+/// organisation of the same batch), then multi-row inserts (`COPY` on PostgreSQL) of the
+/// organisations and their closure rows. One result per organisation: its id, or why it was
+/// refused (the others are written all the same; callers that need all or nothing roll back).
+/// The single-record API creates a batch of one, so there is one way in.
+pub fn create_many(
+    conn: &mut DbConn,
+    vis: Visibility,
+    news: Vec<NewOrganization>,
+) -> Result<Vec<Result<i64>>> {
+    crate::db::write_transaction(conn, |conn| {
+        let codes: Vec<&String> = news.iter().map(|n| &n.code).collect();
+        let mut taken: std::collections::HashSet<String> = orgs::table
+            .filter(orgs::code.eq_any(&codes))
+            .select(orgs::code)
+            .load::<String>(conn)?
+            .into_iter()
+            .collect();
+        let mut parent_codes: Vec<String> =
+            news.iter().filter_map(|n| n.parent_code.clone()).collect();
+        parent_codes.sort();
+        parent_codes.dedup();
+        let recorded = find_visible_many(conn, vis, &parent_codes)?;
+        let recorded_ids: Vec<i64> = recorded.iter().map(|o| o.id).collect();
+        let mut recorded_ancestry: HashMap<i64, Vec<Ancestry>> = HashMap::new();
+        if !recorded_ids.is_empty() {
+            let rows: Vec<(i64, i64, i32, NaiveDate, Option<NaiveDate>)> = tree::table
+                .filter(tree::descendant_id.eq_any(&recorded_ids))
+                .select((
+                    tree::descendant_id,
+                    tree::ancestor_id,
+                    tree::depth,
+                    tree::valid_from,
+                    tree::valid_to,
+                ))
+                .load(conn)?;
+            for (descendant, ancestor, depth, valid_from, valid_to) in rows {
+                recorded_ancestry
+                    .entry(descendant)
+                    .or_default()
+                    .push(Ancestry {
+                        ancestor: AncestorId::Recorded(ancestor),
+                        depth,
+                        valid_from,
+                        valid_to,
+                    });
+            }
+        }
+        let mut parents: HashMap<String, ParentRef> = recorded
+            .into_iter()
+            .map(|o| {
+                let ancestry = recorded_ancestry.remove(&o.id).unwrap_or_default();
+                let parent = ParentRef {
+                    kind: o.kind(),
+                    life: o.lifetime(),
+                    ancestry,
+                };
+                (o.code, parent)
+            })
+            .collect();
+
+        let mut results: Vec<Result<i64>> = Vec::with_capacity(news.len());
+        // The batch's accepted organisations: index in `news`, closure rows.
+        let mut accepted: Vec<(usize, Vec<Ancestry>)> = Vec::new();
+        for (i, new) in news.iter().enumerate() {
+            match check_new(new, &taken, &parents, i) {
+                Ok(ancestry) => {
+                    taken.insert(new.code.clone());
+                    // A later organisation of the batch may sit under this one.
+                    parents.insert(
+                        new.code.clone(),
+                        ParentRef {
+                            kind: new.kind,
+                            life: Lifetime {
+                                established_on: new.established_on,
+                                dissolved_on: new.dissolved_on,
+                            },
+                            ancestry: ancestry.clone(),
+                        },
+                    );
+                    accepted.push((i, ancestry));
+                    results.push(Ok(0));
+                }
+                Err(e) => results.push(Err(e)),
+            }
+        }
+        if accepted.is_empty() {
+            return Ok(results);
+        }
+
+        let now = crate::time::now();
+        let mut ids: HashMap<usize, i64> = HashMap::new();
+        for chunk in accepted.chunks(INSERT_CHUNK) {
+            let rows: Vec<OrgInsert> = chunk
+                .iter()
+                .map(|(i, _)| {
+                    let n = &news[*i];
+                    OrgInsert {
+                        code: &n.code,
+                        name: &n.name,
+                        search_name: text::search_key(&n.name),
+                        kind: n.kind.as_str(),
+                        established_on: n.established_on,
+                        dissolved_on: n.dissolved_on,
+                        has_branch_committee: n.has_branch_committee,
+                        version: 1,
+                        created_at: now,
+                        updated_at: now,
+                    }
+                })
+                .collect();
+            crate::bulk_insert!(conn, orgs::table, &rows)?;
+            let codes: Vec<&str> = rows.iter().map(|r| r.code).collect();
+            let by_code: HashMap<String, i64> = orgs::table
+                .filter(orgs::code.eq_any(&codes))
+                .select((orgs::code, orgs::id))
+                .load::<(String, i64)>(conn)?
+                .into_iter()
+                .collect();
+            for (i, _) in chunk {
+                ids.insert(*i, by_code[&news[*i].code]);
+            }
+        }
+        let closure: Vec<TreeInsert> = accepted
+            .iter()
+            .flat_map(|(i, ancestry)| {
+                let ids = &ids;
+                ancestry.iter().map(move |a| TreeInsert {
+                    ancestor_id: match a.ancestor {
+                        AncestorId::Recorded(id) => id,
+                        AncestorId::New(j) => ids[&j],
+                    },
+                    descendant_id: ids[i],
+                    depth: a.depth,
+                    valid_from: a.valid_from,
+                    valid_to: a.valid_to,
+                })
+            })
+            .collect();
+        for part in closure.chunks(INSERT_CHUNK) {
+            crate::bulk_insert!(conn, tree::table, part)?;
+        }
+        for (i, result) in results.iter_mut().enumerate() {
+            if let Some(id) = ids.get(&i) {
+                *result = Ok(*id);
+            }
+        }
+        Ok(results)
+    })
+}
+
+/// Every check of one new organisation against what the batch looked up; its closure rows.
+fn check_new(
+    new: &NewOrganization,
+    taken: &std::collections::HashSet<String>,
+    parents: &HashMap<String, ParentRef>,
+    index: usize,
+) -> Result<Vec<Ancestry>> {
+    // Taken by a recorded organisation, or by an earlier one of the same batch.
+    if taken.contains(&new.code) {
+        return Err(Error::invalid(
+            "code",
+            "organization.code_taken",
+            format!("An organisation with code {} already exists.", new.code),
+        ));
+    }
+    rules::check_lifetime(Lifetime {
+        established_on: new.established_on,
+        dissolved_on: new.dissolved_on,
+    })?;
+    let parent = match &new.parent_code {
+        Some(code) => Some(parents.get(code).ok_or_else(|| {
+            Error::invalid(
+                "parent_code",
+                "organization.parent_not_found",
+                format!("There is no organisation with code {code}."),
+            )
+        })?),
+        None => None,
+    };
+    rules::check_parent_kind(new.kind, parent.map(|p| p.kind))?;
+    let mut ancestry = vec![Ancestry {
+        ancestor: AncestorId::New(index),
+        depth: 0,
+        valid_from: new.established_on,
+        valid_to: None,
+    }];
+    if let (Some(parent), Some(code)) = (parent, &new.parent_code) {
+        rules::check_parent_exists(code, parent.life, new.established_on, new.dissolved_on)?;
+        // The child inherits every period of its parent's ancestry from its own establishment
+        // on, clipped to start no earlier than that day.
+        let from = new.established_on;
+        ancestry.extend(
+            parent
+                .ancestry
+                .iter()
+                .filter(|a| a.valid_to.is_none_or(|to| to > from))
+                .map(|a| Ancestry {
+                    ancestor: a.ancestor,
+                    depth: a.depth + 1,
+                    valid_from: a.valid_from.max(from),
+                    valid_to: a.valid_to,
+                }),
+        );
+    }
+    Ok(ancestry)
 }
 
 pub fn update(

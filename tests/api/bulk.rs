@@ -555,6 +555,187 @@ async fn imported_records_have_the_effects_of_records_entered_one_by_one() {
     conflict.expect_problem(422, Some("import.conflicts_with_record"));
 }
 
+/// A register row of a member who left is written with the admission (one batch, no lookup
+/// of its own): the same member, history, version and refusals as an admission followed by
+/// `POST …/leave`.
+#[tokio::test]
+async fn a_register_row_that_left_matches_an_admission_then_a_departure() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    loaded(&app, &admin).await;
+    let header = "profile_number,full_name,gender,born_on,organization_code,organization_since,admitted_on,ceremony_on,official_on,exempt_since,left_on,leave_reason\n";
+    app.import_csv(
+        &admin,
+        "members",
+        &format!("{header}HG-300,Võ Văn Em,male,1950-01-01,B1,2004-01-01,1980-01-01,1980-01-01,1981-01-01,2015-01-01,2020-06-01,deceased\n"),
+    )
+    .await
+    .expect(200);
+    // The same member entered one by one.
+    app.post(
+        "/api/v1/members",
+        &admin,
+        json!({"profile_number": "HG-301", "full_name": "Võ Văn Em", "gender": "male",
+               "born_on": "1950-01-01", "organization_code": "B1",
+               "organization_since": "2004-01-01", "admitted_on": "1980-01-01",
+               "ceremony_on": "1980-01-01", "official_on": "1981-01-01",
+               "exempt_since": "2015-01-01"}),
+    )
+    .await
+    .expect(201);
+    app.post(
+        "/api/v1/members/HG-301/leave",
+        &admin,
+        json!({"reason": "deceased", "on": "2020-06-01"}),
+    )
+    .await
+    .expect(200);
+    let imported = app.get("/api/v1/members/HG-300", &admin).await;
+    let entered = app.get("/api/v1/members/HG-301", &admin).await;
+    for field in [
+        "status",
+        "left_on",
+        "leave_reason",
+        "version",
+        "organization_code",
+    ] {
+        assert_eq!(imported.body[field], entered.body[field], "{field}");
+    }
+    assert_eq!(imported.body["status"], "left");
+    let kinds = |answer: &Answer| -> Vec<(String, String)> {
+        answer.body["events"]
+            .as_array()
+            .expect("history events")
+            .iter()
+            .map(|e| (e["kind"].to_string(), e["occurred_on"].to_string()))
+            .collect()
+    };
+    let imported = app.get("/api/v1/members/HG-300/history", &admin).await;
+    let entered = app.get("/api/v1/members/HG-301/history", &admin).await;
+    imported.expect(200);
+    assert_eq!(kinds(&imported), kinds(&entered));
+    // The exemption and the membership ended on the day: the member counts nowhere after it.
+    let on_roll = app
+        .get("/api/v1/members?on=2021-01-01&under=NB", &admin)
+        .await;
+    let numbers: Vec<&str> = on_roll.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["profile_number"].as_str())
+        .collect();
+    assert!(!numbers.contains(&"HG-300"), "{numbers:?}");
+
+    // A departure the one-by-one path refuses is refused on its row, on left_on, and nothing
+    // of the file is written.
+    for (row, code) in [
+        // On the day the membership starts.
+        ("HG-310,Đinh Văn Phú,male,1950-01-01,B1,2004-01-01,1980-01-01,,,,2004-01-01,deceased", "member.overlapping_membership"),
+        // Before the admission.
+        ("HG-311,Đinh Văn Phú,male,1950-01-01,B1,2004-01-01,1980-01-01,,,,1979-01-01,removed", "member.before_admission"),
+        // An exemption from the day of leaving or later.
+        ("HG-312,Đinh Văn Phú,male,1950-01-01,B1,2004-01-01,1980-01-01,,,2020-06-01,2020-06-01,deceased", "member.left_the_roll"),
+    ] {
+        let refused = app
+            .import_csv(
+                &admin,
+                "members",
+                &format!("{header}HG-320,Lý Thị Giang,female,1960-01-01,B1,2004-01-01,1985-01-01,,,,,\n{row}\n"),
+            )
+            .await;
+        refused.expect_problem(422, Some(code));
+        assert_eq!(refused.body["errors"][0]["row"], 2, "{}", refused.text);
+        assert_eq!(refused.body["errors"][0]["field"], "left_on", "{}", refused.text);
+        app.get("/api/v1/members/HG-320", &admin).await.expect(404);
+    }
+}
+
+/// Organisations are created a batch at a time: a row may sit under an earlier row of the
+/// same file at any depth, and the tree they form is the one single creations would build.
+#[tokio::test]
+async fn an_organisation_file_builds_the_tree_of_single_creations() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    app.import_csv(&admin, "organizations", ORGS)
+        .await
+        .expect(200);
+    // One file: a committee, a grassroots committee under it and a sub-branch under that,
+    // established later than their parents (the closure periods start on their own day).
+    let file = "code,name,kind,parent_code,established_on\nLM,Đảng bộ huyện Long Mỹ,subordinate_committee,HG,2010-01-01\nLM1,Đảng bộ xã Long Bình,grassroots_committee,LM,2012-01-01\nLM11,Chi bộ ấp 1,sub_branch,LM1,2015-01-01\n";
+    app.import_csv(&admin, "organizations", file)
+        .await
+        .expect(200);
+    // The same shape created one by one.
+    for body in [
+        json!({"code": "CT", "name": "Đảng bộ huyện Châu Thành", "kind": "subordinate_committee", "parent_code": "HG", "established_on": "2010-01-01"}),
+        json!({"code": "CT1", "name": "Đảng bộ xã Đông Phước", "kind": "grassroots_committee", "parent_code": "CT", "established_on": "2012-01-01"}),
+        json!({"code": "CT11", "name": "Chi bộ ấp 2", "kind": "sub_branch", "parent_code": "CT1", "established_on": "2015-01-01"}),
+    ] {
+        app.post("/api/v1/organizations", &admin, body)
+            .await
+            .expect(201);
+    }
+    let codes = |answer: &Answer| -> Vec<String> {
+        let mut codes: Vec<String> = answer.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["code"].as_str().unwrap().to_string())
+            .collect();
+        codes.sort();
+        codes
+    };
+    for (imported, entered) in [("LM", "CT"), ("LM1", "CT1")] {
+        for on in ["2011-06-01", "2013-06-01", "2016-06-01"] {
+            let a = app
+                .get(
+                    &format!("/api/v1/organizations?under={imported}&on={on}"),
+                    &admin,
+                )
+                .await;
+            let b = app
+                .get(
+                    &format!("/api/v1/organizations?under={entered}&on={on}"),
+                    &admin,
+                )
+                .await;
+            a.expect(200);
+            let mut a: Vec<String> = codes(&a).iter().map(|c| c.replace("LM", "CT")).collect();
+            a.sort();
+            assert_eq!(a, codes(&b), "under {imported} on {on}");
+        }
+    }
+    let under_root = app
+        .get("/api/v1/organizations?under=HG&on=2016-06-01", &admin)
+        .await;
+    assert!(codes(&under_root).contains(&"LM11".to_string()));
+    let lm11 = app.get("/api/v1/organizations/LM11", &admin).await;
+    assert_eq!(lm11.body["parent_code"], "LM1");
+
+    // A parent named before it is defined, a child under a branch, a code already recorded
+    // under another kind: row errors, and nothing of the file is written.
+    let bad = "code,name,kind,parent_code,established_on\nX2,Chi bộ X2,sub_branch,X1,2015-01-01\nX1,Đảng bộ X1,grassroots_committee,LM,2014-01-01\nX3,Chi bộ X3,sub_branch,A1,2015-01-01\nLM,Đảng bộ huyện Long Mỹ,grassroots_branch,HG,2010-01-01\n";
+    let refused = app.import_csv(&admin, "organizations", bad).await;
+    refused.expect_problem(422, Some("organization.parent_not_found"));
+    let by_row: Vec<(i64, String)> = refused.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["row"].as_i64().unwrap(),
+                e["code"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(by_row[0], (1, "organization.parent_not_found".to_string()));
+    assert_eq!(by_row[1].0, 3, "{}", refused.text);
+    assert_eq!(by_row[2], (4, "import.conflicts_with_record".to_string()));
+    app.get("/api/v1/organizations/X1", &admin)
+        .await
+        .expect(404);
+}
+
 /// Export → import into an empty database gives back the same records (the second export is
 /// byte for byte the first) and the same statistics.
 #[tokio::test]

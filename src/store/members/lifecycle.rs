@@ -98,7 +98,7 @@ pub struct NewMember {
 
 pub fn create(conn: &mut DbConn, vis: Visibility, new: NewMember, by: &str) -> Result<Member> {
     crate::db::write_transaction(conn, |conn| {
-        let id = create_many(conn, vis, vec![new], by)?.remove(0)?;
+        let id = create_many(conn, vis, vec![(new, None)], by)?.remove(0)?;
         reload(conn, id)
     })
 }
@@ -107,34 +107,47 @@ pub fn create(conn: &mut DbConn, vis: Visibility, new: NewMember, by: &str) -> R
 /// bound parameters.
 const INSERT_CHUNK: usize = 500;
 
+/// A departure stated with an admission: an imported register row of a member who has left
+/// the roll. Legacy registers give the reason (even an expulsion) without the decision behind
+/// it, so the reason is taken as recorded; the decision, if imported later, agrees with it
+/// (`discipline::create`).
+pub type Departure = (LeaveReason, NaiveDate);
+
 /// A new member who passed every check, with what was looked up for them.
 struct Admitted {
     new: NewMember,
     org: (i64, String),
     since: NaiveDate,
     official_on: Option<NaiveDate>,
+    left: Option<Departure>,
 }
 
 /// Admits `news` (kết nạp): the checks of each are those of a single admission, looked up for
-/// the whole batch in a few queries, and the good ones are written with multi-row inserts.
+/// the whole batch in a few queries, and the good ones are written with multi-row inserts. A
+/// member given with a departure is written as admitted and then off the roll, with the
+/// checks and effects of `leave_recorded` (nothing else is recorded of a new member, so they
+/// need no lookup).
 /// The answer has one result per member, in order: the new id, or why that member was
 /// refused (the others are written all the same; callers that need all or nothing roll back).
 /// The single-record API admits a batch of one, so there is one way in.
 pub fn create_many(
     conn: &mut DbConn,
     vis: Visibility,
-    news: Vec<NewMember>,
+    news: Vec<(NewMember, Option<Departure>)>,
     by: &str,
 ) -> Result<Vec<Result<i64>>> {
     crate::db::write_transaction(conn, |conn| {
-        let numbers: Vec<&String> = news.iter().map(|n| &n.profile_number).collect();
+        let numbers: Vec<&String> = news.iter().map(|(n, _)| &n.profile_number).collect();
         let taken: HashSet<String> = members::table
             .filter(members::profile_number.eq_any(&numbers))
             .select(members::profile_number)
             .load::<String>(conn)?
             .into_iter()
             .collect();
-        let cards: Vec<&String> = news.iter().filter_map(|n| n.card_number.as_ref()).collect();
+        let cards: Vec<&String> = news
+            .iter()
+            .filter_map(|(n, _)| n.card_number.as_ref())
+            .collect();
         let mut cards_taken: HashSet<String> = if cards.is_empty() {
             HashSet::new()
         } else {
@@ -145,7 +158,10 @@ pub fn create_many(
                 .into_iter()
                 .collect()
         };
-        let mut codes: Vec<String> = news.iter().map(|n| n.organization_code.clone()).collect();
+        let mut codes: Vec<String> = news
+            .iter()
+            .map(|(n, _)| n.organization_code.clone())
+            .collect();
         codes.sort();
         codes.dedup();
         let orgs: HashMap<String, OrgRow> =
@@ -156,8 +172,8 @@ pub fn create_many(
 
         let mut results: Vec<Result<i64>> = Vec::with_capacity(news.len());
         let mut admitted: Vec<(usize, Admitted)> = Vec::new();
-        for (i, new) in news.into_iter().enumerate() {
-            match check_new(new, &taken, &mut cards_taken, &orgs) {
+        for (i, (new, left)) in news.into_iter().enumerate() {
+            match check_new(new, left, &taken, &mut cards_taken, &orgs) {
                 Ok(a) => {
                     admitted.push((i, a));
                     results.push(Ok(0));
@@ -178,6 +194,7 @@ pub fn create_many(
 /// Every check of one admission, against what the batch looked up.
 fn check_new(
     new: NewMember,
+    left: Option<Departure>,
     taken: &HashSet<String>,
     cards_taken: &mut HashSet<String>,
     orgs: &HashMap<String, OrgRow>,
@@ -234,12 +251,44 @@ fn check_new(
     if let Some(from) = new.exempt_since {
         rules::check_after_admission(new.admitted_on, from, "exempt_since")?;
     }
+    if let Some((reason, on)) = left {
+        check_departure(&new, since, reason, on)?;
+    }
     Ok(Admitted {
         org: (org.id, org.code.clone()),
         since,
         official_on,
+        left,
         new,
     })
+}
+
+/// `leave_roll`'s checks for a member admitted in the same batch: their only membership starts
+/// on `since` and nothing else is recorded of them but the admission's exemption.
+fn check_departure(
+    new: &NewMember,
+    since: NaiveDate,
+    reason: LeaveReason,
+    on: NaiveDate,
+) -> Result<()> {
+    const FIELD: &str = "left_on";
+    rules::check_leave_reason(reason, true)?;
+    rules::check_after_admission(new.admitted_on, on, FIELD)?;
+    if new.exempt_since.is_some_and(|from| from >= on) {
+        return Err(Error::invalid(
+            FIELD,
+            "member.left_the_roll",
+            format!("An exemption or temporary activity is recorded from {on} or later; the member cannot leave the roll before it."),
+        ));
+    }
+    if on <= since {
+        return Err(Error::invalid(
+            FIELD,
+            "member.overlapping_membership",
+            format!("The last membership starts on {since}; the member leaves after it."),
+        ));
+    }
+    Ok(())
 }
 
 /// Writes admitted members, their first memberships, exemptions and history; their ids in
@@ -261,6 +310,8 @@ struct MemberInsert<'a> {
     admitted_on: NaiveDate,
     ceremony_on: Option<NaiveDate>,
     official_on: Option<NaiveDate>,
+    left_on: Option<NaiveDate>,
+    leave_reason: Option<&'static str>,
     version: i64,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
@@ -273,6 +324,7 @@ struct MembershipInsert {
     organization_id: i64,
     kind: &'static str,
     valid_from: NaiveDate,
+    valid_to: Option<NaiveDate>,
 }
 
 #[derive(Insertable)]
@@ -280,6 +332,7 @@ struct MembershipInsert {
 struct ExemptionInsert {
     member_id: i64,
     starts_on: NaiveDate,
+    ends_on: Option<NaiveDate>,
 }
 
 #[derive(Insertable)]
@@ -316,7 +369,10 @@ fn insert_admitted(conn: &mut DbConn, chunk: &[(usize, Admitted)], by: &str) -> 
                 admitted_on: n.admitted_on,
                 ceremony_on: n.ceremony_on,
                 official_on: a.official_on,
-                version: 1,
+                left_on: a.left.map(|(_, on)| on),
+                leave_reason: a.left.map(|(reason, _)| reason.as_str()),
+                // Admitted, then taken off the roll: the version the two writes would leave.
+                version: if a.left.is_some() { 2 } else { 1 },
                 created_at: now,
                 updated_at: now,
             }
@@ -340,6 +396,7 @@ fn insert_admitted(conn: &mut DbConn, chunk: &[(usize, Admitted)], by: &str) -> 
             organization_id: a.org.0,
             kind: MembershipKind::Official.as_str(),
             valid_from: a.since,
+            valid_to: a.left.map(|(_, on)| on),
         })
         .collect();
     crate::bulk_insert!(conn, memberships::table, &spans)?;
@@ -350,6 +407,7 @@ fn insert_admitted(conn: &mut DbConn, chunk: &[(usize, Admitted)], by: &str) -> 
             a.new.exempt_since.map(|from| ExemptionInsert {
                 member_id: *id,
                 starts_on: from,
+                ends_on: a.left.map(|(_, on)| on),
             })
         })
         .collect();
@@ -384,6 +442,9 @@ fn insert_admitted(conn: &mut DbConn, chunk: &[(usize, Admitted)], by: &str) -> 
         }
         if let Some(from) = a.new.exempt_since {
             history.push(event(*id, from, "exempted", json!({"starts_on": from})));
+        }
+        if let Some((reason, on)) = a.left {
+            history.push(event(*id, on, "left", json!({"reason": reason})));
         }
     }
     for part in history.chunks(INSERT_CHUNK) {
