@@ -518,19 +518,21 @@ pub fn caller_for_session(
     session_id: &str,
     token_version: i64,
 ) -> Result<Option<Caller>> {
-    let found: Option<(UserRow, Option<NaiveDateTime>, Option<String>)> = users::table
-        .inner_join(sessions::table)
-        .left_join(orgs::table)
-        .filter(users::id.eq(user_id))
-        .filter(sessions::id.eq(session_id.to_string()))
-        .select((
-            UserRow::as_select(),
-            sessions::revoked_at,
-            orgs::code.nullable(),
-        ))
-        .load(conn)?
-        .pop();
-    Ok(match found {
+    // On the engine's own connection: the multi-backend connection writes a statement's SQL out
+    // again on every execution, and this one runs on every authenticated request.
+    let found: Vec<(UserRow, Option<NaiveDateTime>, Option<String>)> =
+        crate::with_backend!(conn, |c| users::table
+            .inner_join(sessions::table)
+            .left_join(orgs::table)
+            .filter(users::id.eq(user_id))
+            .filter(sessions::id.eq(session_id))
+            .select((
+                UserRow::as_select(),
+                sessions::revoked_at,
+                orgs::code.nullable(),
+            ))
+            .load(c))?;
+    Ok(match found.into_iter().next() {
         Some((user, None, scope)) if user.active && user.token_version == token_version => {
             Some(caller_from(user, scope, Some(session_id.to_string()), None))
         }

@@ -284,33 +284,51 @@ pub fn find_visible_many(
 }
 
 /// The member `profile_number` as the API shows it, if the caller may see them; 404 otherwise.
-/// Three statements of fixed shape (the member with its scope check, its memberships, its
-/// exemptions), so that each connection prepares them once and reuses them: the single-record
-/// read is the API's most frequent request (`find_visible` builds a boxed query, which diesel
-/// prepares again every time, and SQLite re-prepares any statement with a bound `LIMIT`).
+///
+/// The single-record read is the API's most frequent request, so it is two statements of fixed
+/// shape run on the engine's own connection (see [`one_view`]): each connection prepares them
+/// once, where `find_visible` builds a boxed query that diesel prepares again every time, and
+/// the multi-backend connection writes a statement's SQL out again on every execution.
+/// No `.first()`: SQLite (3.47 and later) prepares a statement whose `LIMIT` is a bound
+/// parameter again on every execution; the profile number is unique.
+///
+/// The scope check is a column (`EXISTS` in the select list) rather than a filter: as a filter
+/// PostgreSQL plans the statement as a semi-join whose generic plan it estimates a little
+/// dearer than a custom one, and so plans it again on every execution (`pg_prepared_statements`:
+/// 0 generic plans after 12 executions); as a column it switches to the generic plan after
+/// five. A member out of scope answers 404 like a missing one.
 pub fn get(conn: &mut DbConn, vis: Visibility, profile_number: &str) -> Result<Member> {
-    let by_number = members::table
-        .filter(members::profile_number.eq(profile_number))
-        .select(MemberRow::as_select());
-    // No `.first()`: its bound `LIMIT` makes SQLite (3.47 and later) prepare the statement again
-    // on every execution; the profile number is unique.
-    let rows: Vec<MemberRow> = match vis {
-        Visibility::All => by_number.load(conn)?,
-        Visibility::Subtree(scope) => by_number.filter(currently_under!(scope)).load(conn)?,
+    let rows: Vec<(MemberRow, bool)> = match vis {
+        Visibility::All => crate::with_backend!(conn, |c| members::table
+            .filter(members::profile_number.eq(profile_number))
+            .select(MemberRow::as_select())
+            .load::<MemberRow>(c))?
+        .into_iter()
+        .map(|row| (row, true))
+        .collect(),
+        Visibility::Subtree(scope) => crate::with_backend!(conn, |c| members::table
+            .filter(members::profile_number.eq(profile_number))
+            .select((MemberRow::as_select(), currently_under!(scope)))
+            .load(c))?,
     };
     let row = rows
         .into_iter()
-        .next()
+        .find_map(|(row, visible)| visible.then_some(row))
         .ok_or_else(|| Error::not_found(format!("Member {profile_number} was not found.")))?;
     one_view(conn, row)
 }
 
-/// The view of one member as of today, by statements of fixed shape (see [`get`]).
+/// The `kind` that marks an exemption among a member's memberships in [`one_view`]'s statement.
+const EXEMPTION: &str = "exemption";
+
+/// The view of one member as of today: their memberships and exemptions in one statement of
+/// fixed shape (`UNION ALL`), on the engine's own connection (see [`get`]).
 fn one_view(conn: &mut DbConn, row: MemberRow) -> Result<Member> {
-    let spans: Vec<Span> = memberships::table
+    use diesel::sql_types::{BigInt, Text};
+    let id = row.id;
+    let mut spans: Vec<Span> = crate::with_backend!(conn, |c| memberships::table
         .inner_join(orgs::table.on(orgs::id.eq(memberships::organization_id)))
-        .filter(memberships::member_id.eq(row.id))
-        .order(memberships::valid_from)
+        .filter(memberships::member_id.eq(id))
         .select((
             memberships::member_id,
             memberships::organization_id,
@@ -319,15 +337,26 @@ fn one_view(conn: &mut DbConn, row: MemberRow) -> Result<Member> {
             memberships::valid_to,
             orgs::code,
         ))
-        .load(conn)?;
-    let exempt: Vec<Exemption> = exemptions::table
-        .filter(exemptions::member_id.eq(row.id))
-        .select((
-            exemptions::member_id,
-            exemptions::starts_on,
-            exemptions::ends_on,
-        ))
-        .load(conn)?;
+        .union_all(
+            exemptions::table
+                .filter(exemptions::member_id.eq(id))
+                .select((
+                    exemptions::member_id,
+                    0i64.into_sql::<BigInt>(),
+                    EXEMPTION.into_sql::<Text>(),
+                    exemptions::starts_on,
+                    exemptions::ends_on,
+                    "".into_sql::<Text>(),
+                )),
+        )
+        .load(c))?;
+    let (exempt, mut spans): (Vec<Span>, Vec<Span>) =
+        spans.drain(..).partition(|s| s.kind == EXEMPTION);
+    spans.sort_by_key(|s| s.valid_from);
+    let exempt: Vec<Exemption> = exempt
+        .into_iter()
+        .map(|e| (e.member_id, e.valid_from, e.valid_to))
+        .collect();
     Ok(assemble(vec![row], &spans, &exempt, crate::time::today()).remove(0))
 }
 
