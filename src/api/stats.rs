@@ -52,7 +52,7 @@ where
     let figures = state
         .db(move |conn| {
             let root = stats::root(conn, vis, &code)?;
-            compute(conn, &root)
+            stats::read(conn, |conn| compute(conn, &root))
         })
         .await?;
     Ok(HttpResponse::Ok().json(figures))
@@ -170,16 +170,20 @@ pub async fn annual(
     let report = state
         .db(move |conn| {
             let root = stats::root(conn, vis, &code)?;
-            Ok(AnnualReport {
-                organization: root.code.clone(),
-                organization_name: root.name.clone(),
-                year,
-                rating_year,
-                structure: stats::structure(conn, &root, report::structure_day(rating_year))?,
-                ratings: stats::ratings(conn, &root, rating_year, rounding)?,
-                admissions: stats::admissions(conn, &root, year, rounding)?,
-                discipline: stats::discipline(conn, &root, year)?,
-                insignia: stats::insignia(conn, &root, year)?,
+            stats::read(conn, |conn| {
+                let (structure, ratings, admissions) =
+                    stats::annual_sections(conn, &root, year, rating_year, rounding)?;
+                Ok(AnnualReport {
+                    organization: root.code.clone(),
+                    organization_name: root.name.clone(),
+                    year,
+                    rating_year,
+                    structure,
+                    ratings,
+                    admissions,
+                    discipline: stats::discipline(conn, &root, year)?,
+                    insignia: stats::insignia(conn, &root, year)?,
+                })
             })
         })
         .await?;

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Date, Integer, Nullable, Text};
 use serde::Serialize;
@@ -49,30 +49,6 @@ fn membership_on(member: &str, day: &str) -> String {
 }
 
 #[derive(QueryableByName)]
-struct KeyCount {
-    #[diesel(sql_type = Text)]
-    key: String,
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-#[derive(QueryableByName)]
-struct Roll {
-    #[diesel(sql_type = BigInt)]
-    total: i64,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    probationary: Option<i64>,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    exempt: Option<i64>,
-}
-
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-#[derive(QueryableByName)]
 struct AwardGroup {
     #[diesel(sql_type = Integer)]
     tier: i32,
@@ -86,44 +62,164 @@ struct AwardGroup {
     n: i64,
 }
 
-fn counts(rows: Vec<KeyCount>) -> BTreeMap<String, i64> {
-    rows.into_iter().map(|r| (r.key, r.n)).collect()
+/// Runs `f`, a set of statistics, in one read transaction: its figures come from one snapshot
+/// of the records. On PostgreSQL the transaction also turns JIT compilation off: the member
+/// pass's estimated cost (its per-row subqueries) crosses `jit_above_cost`, and compiling it
+/// took about 500 ms, ten times the query.
+pub fn read<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T>) -> Result<T> {
+    conn.transaction(|conn| {
+        if matches!(conn, DbConn::Postgres(_)) {
+            diesel::sql_query("SET LOCAL jit = off").execute(conn)?;
+        }
+        f(conn)
+    })
 }
 
-/// Organisations below the root existing on `day`, by kind.
-fn organizations_by_kind(
+/// The root's subtree as one row per organisation ever under it (the root included), with
+/// whether it lay under the root on day `a` (`in_a`) and on day `b` (`in_b`). Binds: `$1` the
+/// root, `{a}` and `{b}` the days. Reused by every figure of a pass instead of one `EXISTS`
+/// per row and figure.
+fn subtree_cte(a: &str, b: &str) -> String {
+    format!(
+        "sub AS (SELECT t.descendant_id AS id, \
+           max(CASE WHEN t.valid_from <= {a} AND (t.valid_to IS NULL OR t.valid_to > {a}) THEN 1 ELSE 0 END) AS in_a, \
+           max(CASE WHEN t.valid_from <= {b} AND (t.valid_to IS NULL OR t.valid_to > {b}) THEN 1 ELSE 0 END) AS in_b \
+         FROM organization_tree t WHERE t.ancestor_id = $1 GROUP BY t.descendant_id)"
+    )
+}
+
+/// Everything the report counts over the subtree's memberships, in one pass: the roll on day
+/// A (all, probationary, exempt), the rating levels of A's roll for the rating year, the roll
+/// on day B, and the members admitted in the admission year (counted where their first
+/// official membership began, under the root on that day).
+#[derive(QueryableByName, Debug, Clone, Copy)]
+struct MemberFigures {
+    #[diesel(sql_type = BigInt)]
+    total_a: i64,
+    #[diesel(sql_type = BigInt)]
+    probationary_a: i64,
+    #[diesel(sql_type = BigInt)]
+    exempt_a: i64,
+    #[diesel(sql_type = BigInt)]
+    excellent: i64,
+    #[diesel(sql_type = BigInt)]
+    good: i64,
+    #[diesel(sql_type = BigInt)]
+    completed: i64,
+    #[diesel(sql_type = BigInt)]
+    not_completed: i64,
+    #[diesel(sql_type = BigInt)]
+    rated_exempt: i64,
+    #[diesel(sql_type = BigInt)]
+    total_b: i64,
+    #[diesel(sql_type = BigInt)]
+    admitted: i64,
+}
+
+impl MemberFigures {
+    fn levels(&self) -> BTreeMap<String, i64> {
+        [
+            ("excellent", self.excellent),
+            ("good", self.good),
+            ("completed", self.completed),
+            ("not_completed", self.not_completed),
+            ("exempt", self.rated_exempt),
+        ]
+        .into_iter()
+        .map(|(k, n)| (k.to_string(), n))
+        .collect()
+    }
+}
+
+/// The member pass: the subtree's official memberships (through the organisation index), each
+/// joined once to its member and its rating of `rating_year`.
+fn member_figures(
     conn: &mut DbConn,
     root: i64,
-    day: NaiveDate,
-) -> Result<BTreeMap<String, i64>> {
+    a: NaiveDate,
+    rating_year: i32,
+    b: NaiveDate,
+    year: i32,
+) -> Result<MemberFigures> {
     let sql = format!(
-        "SELECT o.kind AS key, count(*) AS n FROM organizations o WHERE {} \
-         AND o.established_on <= $2 AND (o.dissolved_on IS NULL OR o.dissolved_on > $2) GROUP BY o.kind",
-        in_subtree("o.id", "$2", 1)
-    );
-    Ok(counts(
-        crate::db::sql_query(conn, &sql)
-            .bind::<BigInt, _>(root)
-            .bind::<Date, _>(day)
-            .load(conn)?,
-    ))
-}
-
-/// Members on the roll on `day` in the root's subtree: all, probationary, exempt.
-fn roll(conn: &mut DbConn, root: i64, day: NaiveDate) -> Result<Roll> {
-    let sql = format!(
-        "SELECT count(*) AS total, \
-           sum(CASE WHEN m.official_on IS NULL OR m.official_on > $2 THEN 1 ELSE 0 END) AS probationary, \
-           sum(CASE WHEN EXISTS (SELECT 1 FROM member_exemptions e WHERE e.member_id = m.id \
-               AND e.starts_on <= $2 AND (e.ends_on IS NULL OR e.ends_on > $2)) THEN 1 ELSE 0 END) AS exempt \
-         FROM memberships ms JOIN members m ON m.id = ms.member_id \
-         WHERE ms.kind = 'official' AND ms.valid_from <= $2 AND (ms.valid_to IS NULL OR ms.valid_to > $2) AND {}",
-        in_subtree("ms.organization_id", "$2", 0)
+        "WITH {}, \
+         rows AS (SELECT ms.member_id AS member_id, ms.organization_id AS org, ms.valid_from AS since, \
+           m.official_on AS official_on, m.admitted_on AS admitted_on, r.level AS level, \
+           CASE WHEN s.in_a = 1 AND ms.valid_from <= $2 AND (ms.valid_to IS NULL OR ms.valid_to > $2) THEN 1 ELSE 0 END AS on_a, \
+           CASE WHEN s.in_b = 1 AND ms.valid_from <= $4 AND (ms.valid_to IS NULL OR ms.valid_to > $4) THEN 1 ELSE 0 END AS on_b \
+           FROM sub s JOIN memberships ms ON ms.organization_id = s.id JOIN members m ON m.id = ms.member_id \
+           LEFT JOIN member_ratings r ON r.member_id = ms.member_id AND r.year = $3 \
+           WHERE ms.kind = 'official') \
+         SELECT count(*) FILTER (WHERE on_a = 1) AS total_a, \
+           count(*) FILTER (WHERE on_a = 1 AND (official_on IS NULL OR official_on > $2)) AS probationary_a, \
+           count(*) FILTER (WHERE on_a = 1 AND EXISTS (SELECT 1 FROM member_exemptions e WHERE e.member_id = rows.member_id \
+             AND e.starts_on <= $2 AND (e.ends_on IS NULL OR e.ends_on > $2))) AS exempt_a, \
+           count(*) FILTER (WHERE on_a = 1 AND level = 'excellent') AS excellent, \
+           count(*) FILTER (WHERE on_a = 1 AND level = 'good') AS good, \
+           count(*) FILTER (WHERE on_a = 1 AND level = 'completed') AS completed, \
+           count(*) FILTER (WHERE on_a = 1 AND level = 'not_completed') AS not_completed, \
+           count(*) FILTER (WHERE on_a = 1 AND level = 'exempt') AS rated_exempt, \
+           count(*) FILTER (WHERE on_b = 1) AS total_b, \
+           count(*) FILTER (WHERE admitted_on >= $5 AND admitted_on <= $6 \
+             AND since = (SELECT min(x.valid_from) FROM memberships x WHERE x.member_id = rows.member_id AND x.kind = 'official') \
+             AND EXISTS (SELECT 1 FROM organization_tree t WHERE t.ancestor_id = $1 AND t.descendant_id = rows.org \
+               AND t.valid_from <= rows.since AND (t.valid_to IS NULL OR t.valid_to > rows.since))) AS admitted \
+         FROM rows",
+        subtree_cte("$2", "$4")
     );
     Ok(crate::db::sql_query(conn, &sql)
         .bind::<BigInt, _>(root)
-        .bind::<Date, _>(day)
+        .bind::<Date, _>(a)
+        .bind::<Integer, _>(rating_year)
+        .bind::<Date, _>(b)
+        .bind::<Date, _>(year_start(year))
+        .bind::<Date, _>(year_end(year))
         .get_result(conn)?)
+}
+
+#[derive(QueryableByName, Debug, Clone)]
+struct OrgKindLevel {
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    level: Option<String>,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// The organisation pass: the organisations below the root existing on `day`, by kind and by
+/// their rating level of `rating_year` (none if not rated).
+fn organization_figures(
+    conn: &mut DbConn,
+    root: i64,
+    day: NaiveDate,
+    rating_year: i32,
+) -> Result<Vec<OrgKindLevel>> {
+    let sql = "WITH sub AS (SELECT DISTINCT t.descendant_id AS id FROM organization_tree t WHERE t.ancestor_id = $1 \
+           AND t.depth >= 1 AND t.valid_from <= $2 AND (t.valid_to IS NULL OR t.valid_to > $2)) \
+         SELECT o.kind AS kind, r.level AS level, count(*) AS n \
+         FROM sub s JOIN organizations o ON o.id = s.id \
+         LEFT JOIN organization_ratings r ON r.organization_id = o.id AND r.year = $3 \
+         WHERE o.established_on <= $2 AND (o.dissolved_on IS NULL OR o.dissolved_on > $2) \
+         GROUP BY o.kind, r.level";
+    Ok(crate::db::sql_query(conn, sql)
+        .bind::<BigInt, _>(root)
+        .bind::<Date, _>(day)
+        .bind::<Integer, _>(rating_year)
+        .load(conn)?)
+}
+
+/// The organisations of `kinds` (all, and by rating level) in an organisation pass.
+fn organizations_of(found: &[OrgKindLevel], kinds: &[&str]) -> (i64, BTreeMap<String, i64>) {
+    let mut total = 0;
+    let mut levels = BTreeMap::new();
+    for row in found.iter().filter(|r| kinds.contains(&r.kind.as_str())) {
+        total += row.n;
+        if let Some(level) = &row.level {
+            *levels.entry(level.clone()).or_default() += row.n;
+        }
+    }
+    (total, levels)
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -142,29 +238,41 @@ pub fn root(conn: &mut DbConn, vis: Visibility, code: &str) -> Result<OrgRow> {
     find_visible(conn, vis, code)
 }
 
-pub fn structure(conn: &mut DbConn, root: &OrgRow, on: NaiveDate) -> Result<Structure> {
-    let found = organizations_by_kind(conn, root.id, on)?;
+const GRASSROOTS: [&str; 2] = ["grassroots_committee", "grassroots_branch"];
+const SUB_BRANCHES: [&str; 1] = ["sub_branch"];
+
+fn structure_of(
+    root: &OrgRow,
+    on: NaiveDate,
+    orgs: &[OrgKindLevel],
+    members: &MemberFigures,
+) -> Structure {
     let organizations: BTreeMap<String, i64> = OrgKind::ALL
         .iter()
         .filter(|k| **k != OrgKind::ProvincialCommittee)
         .map(|k| {
             (
                 k.as_str().to_string(),
-                found.get(k.as_str()).copied().unwrap_or(0),
+                organizations_of(orgs, &[k.as_str()]).0,
             )
         })
         .collect();
     let grassroots = organizations["grassroots_committee"] + organizations["grassroots_branch"];
-    let roll = roll(conn, root.id, on)?;
-    Ok(Structure {
+    Structure {
         organization: root.code.clone(),
         on,
         organizations,
         grassroots_organizations: grassroots,
-        members: roll.total,
-        probationary_members: roll.probationary.unwrap_or(0),
-        exempt_members: roll.exempt.unwrap_or(0),
-    })
+        members: members.total_a,
+        probationary_members: members.probationary_a,
+        exempt_members: members.exempt_a,
+    }
+}
+
+pub fn structure(conn: &mut DbConn, root: &OrgRow, on: NaiveDate) -> Result<Structure> {
+    let orgs = organization_figures(conn, root.id, on, on.year())?;
+    let members = member_figures(conn, root.id, on, on.year(), on, on.year())?;
+    Ok(structure_of(root, on, &orgs, &members))
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -236,71 +344,33 @@ pub struct Ratings {
     pub members: RatingTable,
 }
 
-fn org_rating_table(
-    conn: &mut DbConn,
-    root: i64,
+/// The rating tables of `year` from passes made on its last day.
+fn ratings_of(
+    root: &OrgRow,
     year: i32,
-    kinds: &str,
+    orgs: &[OrgKindLevel],
+    members: &MemberFigures,
     rounding: Rounding,
-) -> Result<RatingTable> {
-    let end = year_end(year);
-    let subjects = format!(
-        "o.kind IN ({kinds}) AND {} AND o.established_on <= $2 AND (o.dissolved_on IS NULL OR o.dissolved_on > $2)",
-        in_subtree("o.id", "$2", 1)
-    );
-    let total: Count = crate::db::sql_query(
-        conn,
-        &format!("SELECT count(*) AS n FROM organizations o WHERE {subjects}"),
-    )
-    .bind::<BigInt, _>(root)
-    .bind::<Date, _>(end)
-    .get_result(conn)?;
-    let levels = counts(
-        crate::db::sql_query(conn, &format!(
-            "SELECT r.level AS key, count(*) AS n FROM organizations o CROSS JOIN organization_ratings r \
-             WHERE r.organization_id = o.id AND r.year = $3 AND {subjects} GROUP BY r.level"
-        ))
-        .bind::<BigInt, _>(root)
-        .bind::<Date, _>(end)
-        .bind::<Integer, _>(year)
-        .load(conn)?,
-    );
-    Ok(table(total.n, &levels, false, rounding))
+) -> Ratings {
+    let org_table = |kinds: &[&str]| {
+        let (total, levels) = organizations_of(orgs, kinds);
+        table(total, &levels, false, rounding)
+    };
+    Ratings {
+        organization: root.code.clone(),
+        year,
+        on: year_end(year),
+        grassroots_organizations: org_table(&GRASSROOTS),
+        sub_branches: org_table(&SUB_BRANCHES),
+        members: table(members.total_a, &members.levels(), true, rounding),
+    }
 }
 
 pub fn ratings(conn: &mut DbConn, root: &OrgRow, year: i32, rounding: Rounding) -> Result<Ratings> {
     let end = year_end(year);
-    let grassroots = org_rating_table(
-        conn,
-        root.id,
-        year,
-        "'grassroots_committee', 'grassroots_branch'",
-        rounding,
-    )?;
-    let sub_branches = org_rating_table(conn, root.id, year, "'sub_branch'", rounding)?;
-    let total = roll(conn, root.id, end)?.total;
-    let levels = counts(
-        crate::db::sql_query(conn, &format!(
-            // Memberships first (CROSS JOIN keeps SQLite's join order; PostgreSQL plans it as
-            // an inner join): starting from the year's ratings read the whole nation's.
-            "SELECT r.level AS key, count(*) AS n FROM memberships ms CROSS JOIN member_ratings r \
-             WHERE r.member_id = ms.member_id AND r.year = $3 AND ms.kind = 'official' AND ms.valid_from <= $2 \
-             AND (ms.valid_to IS NULL OR ms.valid_to > $2) AND {} GROUP BY r.level",
-            in_subtree("ms.organization_id", "$2", 0)
-        ))
-        .bind::<BigInt, _>(root.id)
-        .bind::<Date, _>(end)
-        .bind::<Integer, _>(year)
-        .load(conn)?,
-    );
-    Ok(Ratings {
-        organization: root.code.clone(),
-        year,
-        on: end,
-        grassroots_organizations: grassroots,
-        sub_branches,
-        members: table(total, &levels, true, rounding),
-    })
+    let orgs = organization_figures(conn, root.id, end, year)?;
+    let members = member_figures(conn, root.id, end, year, end, year)?;
+    Ok(ratings_of(root, year, &orgs, &members, rounding))
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -319,23 +389,13 @@ pub struct Admissions {
     pub members_on: MembersOn,
 }
 
-pub fn admissions(
+fn admissions_of(
     conn: &mut DbConn,
     root: &OrgRow,
     year: i32,
+    members: &MemberFigures,
     rounding: Rounding,
 ) -> Result<Admissions> {
-    // A new member counts where their first official membership began.
-    let admitted: Count = crate::db::sql_query(conn, &format!(
-        "SELECT count(*) AS n FROM members m JOIN memberships ms ON ms.member_id = m.id AND ms.kind = 'official' \
-         AND ms.valid_from = (SELECT min(x.valid_from) FROM memberships x WHERE x.member_id = m.id AND x.kind = 'official') \
-         WHERE m.admitted_on >= $2 AND m.admitted_on <= $3 AND {}",
-        in_subtree("ms.organization_id", "ms.valid_from", 0)
-    ))
-    .bind::<BigInt, _>(root.id)
-    .bind::<Date, _>(year_start(year))
-    .bind::<Date, _>(year_end(year))
-    .get_result(conn)?;
     let target: Option<i32> = targets::table
         .filter(targets::organization_id.eq(root.id))
         .filter(targets::year.eq(year))
@@ -343,18 +403,48 @@ pub fn admissions(
         .first(conn)
         .optional()?;
     let target = target.map(i64::from);
-    let end = year_end(year);
     Ok(Admissions {
         organization: root.code.clone(),
         year,
-        admitted: admitted.n,
+        admitted: members.admitted,
         target,
-        target_percent: target.and_then(|t| percent(admitted.n, t, rounding)),
+        target_percent: target.and_then(|t| percent(members.admitted, t, rounding)),
         members_on: MembersOn {
-            date: end,
-            count: roll(conn, root.id, end)?.total,
+            date: year_end(year),
+            count: members.total_b,
         },
     })
+}
+
+pub fn admissions(
+    conn: &mut DbConn,
+    root: &OrgRow,
+    year: i32,
+    rounding: Rounding,
+) -> Result<Admissions> {
+    let end = year_end(year);
+    let members = member_figures(conn, root.id, end, year, end, year)?;
+    admissions_of(conn, root, year, &members, rounding)
+}
+
+/// The structure and ratings of the review at the end of `rating_year` and the admissions of
+/// `year`: what the annual report counts over the subtree's organisations and memberships, in
+/// one organisation pass and one member pass.
+pub fn annual_sections(
+    conn: &mut DbConn,
+    root: &OrgRow,
+    year: i32,
+    rating_year: i32,
+    rounding: Rounding,
+) -> Result<(Structure, Ratings, Admissions)> {
+    let on = year_end(rating_year);
+    let orgs = organization_figures(conn, root.id, on, rating_year)?;
+    let members = member_figures(conn, root.id, on, rating_year, year_end(year), year)?;
+    Ok((
+        structure_of(root, on, &orgs, &members),
+        ratings_of(root, rating_year, &orgs, &members, rounding),
+        admissions_of(conn, root, year, &members, rounding)?,
+    ))
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -374,34 +464,59 @@ pub struct Discipline {
     pub organizations: DisciplineFigures,
 }
 
-fn member_forms(conn: &mut DbConn, root: i64, year: i32) -> Result<BTreeMap<String, i64>> {
-    Ok(counts(
+#[derive(QueryableByName)]
+struct YearFormCount {
+    #[diesel(sql_type = Bool)]
+    current: bool,
+    #[diesel(sql_type = Text)]
+    key: String,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// The forms decided in `year` (`true`) and in the year before (`false`), one query for both.
+fn split_years(rows: Vec<YearFormCount>) -> [BTreeMap<String, i64>; 2] {
+    let mut years = [BTreeMap::new(), BTreeMap::new()];
+    for r in rows {
+        *years[usize::from(r.current)].entry(r.key).or_default() += r.n;
+    }
+    years
+}
+
+fn member_forms(conn: &mut DbConn, root: i64, year: i32) -> Result<[BTreeMap<String, i64>; 2]> {
+    Ok(split_years(
         crate::db::sql_query(conn, &format!(
-            "SELECT COALESCE(a.reduced_form, a.form) AS key, count(*) AS n FROM disciplinary_actions a \
+            "SELECT a.decided_on >= $4 AS current, COALESCE(a.reduced_form, a.form) AS key, count(*) AS n FROM disciplinary_actions a \
              JOIN memberships ms ON {} \
              WHERE a.subject_type = 'member' AND a.decided_on >= $2 AND a.decided_on <= $3 \
-             AND (a.appeal_outcome IS NULL OR a.appeal_outcome <> 'annulled') AND {} GROUP BY COALESCE(a.reduced_form, a.form)",
+             AND (a.appeal_outcome IS NULL OR a.appeal_outcome <> 'annulled') AND {} GROUP BY 1, 2",
             membership_on("a.member_id", "a.decided_on"),
             in_subtree("ms.organization_id", "a.decided_on", 0)
         ))
         .bind::<BigInt, _>(root)
-        .bind::<Date, _>(year_start(year))
+        .bind::<Date, _>(year_start(year - 1))
         .bind::<Date, _>(year_end(year))
+        .bind::<Date, _>(year_start(year))
         .load(conn)?,
     ))
 }
 
-fn organization_forms(conn: &mut DbConn, root: i64, year: i32) -> Result<BTreeMap<String, i64>> {
-    Ok(counts(
+fn organization_forms(
+    conn: &mut DbConn,
+    root: i64,
+    year: i32,
+) -> Result<[BTreeMap<String, i64>; 2]> {
+    Ok(split_years(
         crate::db::sql_query(conn, &format!(
-            "SELECT COALESCE(a.reduced_form, a.form) AS key, count(*) AS n FROM disciplinary_actions a \
+            "SELECT a.decided_on >= $4 AS current, COALESCE(a.reduced_form, a.form) AS key, count(*) AS n FROM disciplinary_actions a \
              WHERE a.subject_type = 'organization' AND a.decided_on >= $2 AND a.decided_on <= $3 \
-             AND (a.appeal_outcome IS NULL OR a.appeal_outcome <> 'annulled') AND {} GROUP BY COALESCE(a.reduced_form, a.form)",
+             AND (a.appeal_outcome IS NULL OR a.appeal_outcome <> 'annulled') AND {} GROUP BY 1, 2",
             in_subtree("a.organization_id", "a.decided_on", 1)
         ))
         .bind::<BigInt, _>(root)
-        .bind::<Date, _>(year_start(year))
+        .bind::<Date, _>(year_start(year - 1))
         .bind::<Date, _>(year_end(year))
+        .bind::<Date, _>(year_start(year))
         .load(conn)?,
     ))
 }
@@ -423,21 +538,13 @@ fn figures(found: BTreeMap<String, i64>, forms: &[&str], previous: i64) -> Disci
 pub fn discipline(conn: &mut DbConn, root: &OrgRow, year: i32) -> Result<Discipline> {
     const MEMBER_FORMS: [&str; 4] = ["reprimand", "warning", "dismissal", "expulsion"];
     const ORG_FORMS: [&str; 3] = ["reprimand", "warning", "dissolution"];
-    let previous_members: i64 = member_forms(conn, root.id, year - 1)?.values().sum();
-    let previous_orgs: i64 = organization_forms(conn, root.id, year - 1)?.values().sum();
+    let [previous_members, members] = member_forms(conn, root.id, year)?;
+    let [previous_orgs, orgs] = organization_forms(conn, root.id, year)?;
     Ok(Discipline {
         organization: root.code.clone(),
         year,
-        members: figures(
-            member_forms(conn, root.id, year)?,
-            &MEMBER_FORMS,
-            previous_members,
-        ),
-        organizations: figures(
-            organization_forms(conn, root.id, year)?,
-            &ORG_FORMS,
-            previous_orgs,
-        ),
+        members: figures(members, &MEMBER_FORMS, previous_members.values().sum()),
+        organizations: figures(orgs, &ORG_FORMS, previous_orgs.values().sum()),
     })
 }
 
