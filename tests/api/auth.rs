@@ -287,3 +287,127 @@ async fn forged_tokens_are_refused() {
         .await
         .expect_problem(401, None);
 }
+
+/// `GET /api/v1/members/{n}` checks the caller on the connection that reads the member (one
+/// trip to the database instead of two): sign-out, a new scope, a deactivation and a revoked
+/// API key still take effect on the very next request.
+#[tokio::test]
+async fn the_single_member_read_checks_the_caller_on_every_request() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    app.org(&admin, "HG", "provincial_committee", None, "2004-01-01")
+        .await;
+    for code in ["HG.VT", "HG.NB"] {
+        app.org(
+            &admin,
+            code,
+            "subordinate_committee",
+            Some("HG"),
+            "2004-01-01",
+        )
+        .await;
+    }
+    app.org(
+        &admin,
+        "HG.VT.CB",
+        "grassroots_branch",
+        Some("HG.VT"),
+        "2004-01-01",
+    )
+    .await;
+    app.post(
+        "/api/v1/members",
+        &admin,
+        json!({
+            "profile_number": "HG-000001",
+            "full_name": "Nguyễn Thị Hoa",
+            "gender": "female",
+            "born_on": "1990-03-15",
+            "national_id": "093190001234",
+            "organization_code": "HG.VT.CB",
+            "admitted_on": "2015-05-19",
+            "ceremony_on": "2015-06-01",
+        }),
+    )
+    .await
+    .expect(201);
+    let path = "/api/v1/members/HG-000001";
+    app.insert_user("clerk", Role::Clerk, Some("HG"));
+
+    // Signed out: the access token of the session is refused at once.
+    let login = app.login("clerk", PASSWORD).await;
+    let access = login.body["access_token"].as_str().unwrap().to_string();
+    let refresh_token = login.body["refresh_token"].as_str().unwrap().to_string();
+    app.get(path, &access).await.expect(200);
+    app.call(
+        Method::POST,
+        "/api/v1/auth/logout",
+        None,
+        Some(json!({"refresh_token": refresh_token})),
+    )
+    .await
+    .expect(204);
+    app.get(path, &access).await.expect_problem(401, None);
+
+    // An API key reads the owner's current scope and role on every request.
+    let token = app.token("clerk").await;
+    let created = app
+        .post("/api/v1/api-keys", &token, json!({"name": "reader"}))
+        .await;
+    created.expect(201);
+    let key = created.body["secret"].as_str().unwrap().to_string();
+    let key_id = created.body["id"].as_i64().unwrap();
+    app.get(path, &key).await.expect(200);
+    assert_eq!(
+        app.get(path, &key).await.body["national_id"],
+        "093190001234"
+    );
+
+    let patch = |change: serde_json::Value| {
+        let app = &app;
+        let admin = admin.clone();
+        async move {
+            let user = app.get("/api/v1/users/clerk", &admin).await;
+            let etag = user.header("etag").unwrap().to_string();
+            app.patch("/api/v1/users/clerk", &admin, &etag, change)
+                .await
+                .expect(200);
+        }
+    };
+    // A scope that no longer holds the member: 404 on the next request, and the token issued
+    // under the old scope is refused.
+    patch(json!({"scope": "HG.NB"})).await;
+    app.get(path, &token).await.expect_problem(401, None);
+    app.get(path, &key).await.expect_problem(404, None);
+    let token = app.token("clerk").await;
+    app.get(path, &token).await.expect_problem(404, None);
+    // Back in scope as an auditor: masked at once.
+    patch(json!({"scope": "HG", "role": "auditor"})).await;
+    let masked = app.get(path, &key).await;
+    masked.expect(200);
+    assert_ne!(masked.body["national_id"], "093190001234");
+    assert!(masked.body["born_on"].is_null());
+    // Deactivated: refused at once, by token and by key.
+    let token = app.token("clerk").await;
+    app.get(path, &token).await.expect(200);
+    patch(json!({"active": false})).await;
+    app.get(path, &token).await.expect_problem(401, None);
+    app.get(path, &key).await.expect_problem(401, None);
+    // Active again, the key works until it is revoked.
+    patch(json!({"active": true})).await;
+    app.get(path, &key).await.expect(200);
+    app.call(
+        Method::DELETE,
+        &format!("/api/v1/api-keys/{key_id}"),
+        Some(&admin),
+        None,
+    )
+    .await
+    .expect(204);
+    app.get(path, &key).await.expect_problem(401, None);
+    // Without a token, or with a forged one: 401 before any read.
+    app.call(Method::GET, path, None, None)
+        .await
+        .expect_problem(401, None);
+    app.get(path, "not-a-token").await.expect_problem(401, None);
+}
