@@ -13,16 +13,15 @@ use diesel::sql_types::{BigInt, Text};
 use crate::auth::password::hash_password;
 use crate::auth::Visibility;
 use crate::client;
-use crate::config::Settings;
 use crate::db::{self, DbConn, Engine};
 use crate::demo::dataset::DataSet;
 use crate::demo::figures::Figures;
 use crate::domain::Role;
 use crate::import::Kind;
 use crate::store;
-use crate::Application;
 
 mod national;
+mod server;
 
 /// How big the generated data set is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -314,44 +313,35 @@ pub fn run(options: Options) -> Result<String, String> {
         .expect("members are always loaded");
     let description = files.description.clone();
 
-    let database_url = bench_db.url.clone();
-    let server_pool = pool.clone();
-    let mut rows = actix_web::rt::System::new().block_on(async move {
-        let settings = Settings {
-            database_url,
-            bind: "127.0.0.1:0".into(),
-            jwt_secret: crate::auth::tokens::random_token(48).into_bytes(),
-            max_body_bytes: 1024 * 1024,
-            max_import_bytes: 1 << 32,
-            pool_size: 10,
-            workers: None,
-        };
-        let app = Application::build(&settings)?;
-        let address = format!("127.0.0.1:{}", app.port());
-        let server = actix_web::rt::spawn(app.run_until_stopped());
-        let iterations = options.iterations;
-        let result = actix_web::rt::task::spawn_blocking(move || {
-            // The server runs in this process: its peak memory during the imports is the
-            // process's, counted from here (the generator's is behind us).
-            reset_peak_memory();
-            let mut rows = import_workloads(&address, files)?;
-            rows.push(peak_memory_row());
-            let mut conn = server_pool.get().map_err(|e| e.to_string())?;
-            if std::env::var("BENCH_ANALYZE").is_ok() {
-                diesel::sql_query("ANALYZE")
-                    .execute(&mut conn)
-                    .map_err(|e| e.to_string())?;
-            }
-            let cursor = prepare_lists(&mut conn)?;
-            drop(conn);
-            rows.extend(http_workloads(&address, iterations, &cursor)?);
-            Ok::<_, String>(rows)
-        })
-        .await
-        .map_err(|e| e.to_string())?;
-        server.abort();
-        result
-    })?;
+    let server = match server::ServerProcess::start(&bench_db.url, &dir) {
+        Ok(server) => server,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e);
+        }
+    };
+    let measured = (|| {
+        let mut rows = import_workloads(&server.address, files)?;
+        rows.push(peak_memory_row(server.peak_memory_kb()));
+        let mut conn = pool.get().map_err(|e| e.to_string())?;
+        if std::env::var("BENCH_ANALYZE").is_ok() {
+            diesel::sql_query("ANALYZE")
+                .execute(&mut conn)
+                .map_err(|e| e.to_string())?;
+        }
+        let cursor = prepare_lists(&mut conn)?;
+        drop(conn);
+        rows.extend(http_workloads(&server.address, options.iterations, &cursor)?);
+        Ok::<_, String>(rows)
+    })();
+    drop(server);
+    let mut rows = match measured {
+        Ok(rows) => rows,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e);
+        }
+    };
 
     let mut conn = pool.get().map_err(|e| e.to_string())?;
     let baseline = load_baseline(&mut conn, &members_file);
@@ -371,22 +361,8 @@ struct ImportFiles {
     description: String,
 }
 
-/// Starts counting the peak resident memory afresh (Linux: `/proc/self/clear_refs`).
-fn reset_peak_memory() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-/// The peak resident memory since `reset_peak_memory` (`VmHWM`), as a row of the table.
-fn peak_memory_row() -> Row {
-    let peak_kb: Option<u64> =
-        std::fs::read_to_string("/proc/self/status")
-            .ok()
-            .and_then(|status| {
-                status
-                    .lines()
-                    .find_map(|l| l.strip_prefix("VmHWM:"))
-                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            });
+/// The server's peak resident memory (`VmHWM` of its process) after the imports, as a row.
+fn peak_memory_row(peak_kb: Option<u64>) -> Row {
     Row {
         name: "peak resident memory of the server during the imports".into(),
         ops: 0,
