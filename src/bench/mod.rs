@@ -332,6 +332,9 @@ pub fn run(options: Options) -> Result<String, String> {
         let cursor = prepare_lists(&mut conn)?;
         drop(conn);
         rows.extend(http_workloads(&server.address, options.iterations, &cursor)?);
+        if options.scale == Scale::National {
+            rows.push(nation_report(&server.address, &national::province_codes())?);
+        }
         Ok::<_, String>(rows)
     })();
     drop(server);
@@ -679,6 +682,39 @@ fn http_workloads(address: &str, iterations: usize, deep_cursor: &str) -> Result
     ));
     rows.extend([health, one]);
     Ok(rows)
+}
+
+/// Rounds of the nation's report.
+const NATION_ROUNDS: usize = 3;
+
+/// The nation's annual report as its provinces' reports, one after another: the organisation
+/// tree has no national root above the provincial committees, so the nation's figures are the
+/// sum of these (each sample is one round over every province).
+fn nation_report(address: &str, provinces: &[String]) -> Result<Row, String> {
+    let mut http = Http::connect(address);
+    let token = http.sign_in("bench-admin")?;
+    let mut samples = Vec::with_capacity(NATION_ROUNDS);
+    let started = Instant::now();
+    for _ in 0..NATION_ROUNDS {
+        let round = Instant::now();
+        for code in provinces {
+            http.get(
+                &format!("/api/v1/reports/annual?organization={code}&year=2024"),
+                &token,
+            );
+        }
+        samples.push(round.elapsed());
+    }
+    Ok(Row {
+        name: format!(
+            "annual report JSON, the nation as its {} provinces' reports in turn (HTTP)",
+            provinces.len()
+        ),
+        ops: NATION_ROUNDS,
+        samples,
+        total: started.elapsed(),
+        baseline: Some("no national root: one report a province".into()),
+    })
 }
 
 /// Connections at once, each a keep-alive client in its own thread.

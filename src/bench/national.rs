@@ -51,6 +51,14 @@ const PROVINCES: [(&str, &str); 33] = [
     ("CM", "Đảng bộ tỉnh Cà Mau"),
 ];
 
+/// The codes of the 34 provincial committees, the demonstration's first.
+pub fn province_codes() -> Vec<String> {
+    std::iter::once("HG")
+        .chain(PROVINCES.iter().map(|(code, _)| *code))
+        .map(String::from)
+        .collect()
+}
+
 /// What the national files hold.
 pub struct NationalFiles {
     /// Each kind written, with its row count and file, in import order.
