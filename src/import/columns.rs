@@ -289,7 +289,8 @@ fn read_cell(cell: Cell, text: &str, from_json_number: bool) -> Result<Value, St
             return Err(format!("\"{text}\" is not a name: it holds no letter."))
         }
         Cell::Text | Cell::Name => Value::String(text.to_string()),
-        Cell::Date => Value::String(values::date(text)?.format("%Y-%m-%d").to_string()),
+        // `Display` is ISO 8601 (what serde reads back), without parsing a format string.
+        Cell::Date => Value::String(values::date(text)?.to_string()),
         Cell::Bool => Value::Bool(values::boolean(text)?),
         Cell::Int => Value::from(values::integer(text)?),
         Cell::OrgKind => code(values::org_kind(text)?.as_str()),
@@ -310,7 +311,7 @@ impl Row {
 
     pub fn date(&self, name: &str) -> Option<NaiveDate> {
         self.text(name)
-            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            .and_then(|d| d.parse::<NaiveDate>().ok())
     }
 
     pub fn int(&self, name: &str) -> Option<i64> {
