@@ -325,7 +325,14 @@ pub fn run(options: Options) -> Result<String, String> {
         rows.push(peak_memory_row(server.peak_memory_kb()));
         let mut conn = pool.get().map_err(|e| e.to_string())?;
         if std::env::var("BENCH_ANALYZE").is_ok() {
-            diesel::sql_query("ANALYZE")
+            // What an operator runs after a bulk load. PostgreSQL: VACUUM as well, so that the
+            // visibility map lets index-only scans skip the table (a province's name search at
+            // national scale: 49 ms before, 15 ms after).
+            let statement = match options.engine {
+                Engine::Postgres => "VACUUM ANALYZE",
+                Engine::Sqlite => "ANALYZE",
+            };
+            diesel::sql_query(statement)
                 .execute(&mut conn)
                 .map_err(|e| e.to_string())?;
         }
