@@ -83,6 +83,29 @@ pub fn lock_row(conn: &mut DbConn, table: &'static str, id: i64) -> Result<(), D
     Ok(())
 }
 
+/// Runs `f` in a transaction with PostgreSQL planner settings for its duration (`SET LOCAL`):
+/// for a statement whose plan PostgreSQL misjudges (each caller says why). SQLite has no such
+/// settings; `f` runs in a plain transaction there.
+pub fn transaction_with_settings<T, E, F>(
+    conn: &mut DbConn,
+    settings: &[(&str, &str)],
+    f: F,
+) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    E: From<DieselError>,
+{
+    conn.transaction(|conn| {
+        if let DbConn::Postgres(c) = conn {
+            use diesel::connection::SimpleConnection;
+            for (name, value) in settings {
+                c.batch_execute(&format!("SET LOCAL {name} = {value}"))?;
+            }
+        }
+        f(conn)
+    })
+}
+
 /// Which engine a database URL names. SQLite accepts any string as a file name, so the scheme
 /// decides, and anything that is not `postgres://` or `postgresql://` is SQLite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,10 +131,12 @@ pub fn sqlite_path(url: &str) -> &str {
         .unwrap_or(url)
 }
 
-/// Sets the SQLite pragmas that every pooled connection needs: WAL for concurrent readers,
-/// enforced foreign keys, a busy timeout so that a second writer waits instead of failing,
-/// and a page cache of up to 32 MB (the default 2 MB makes a bulk import of a province spill
-/// its transaction to disk and re-read it; BENCHMARKS.md).
+/// Sets up every pooled connection. SQLite: WAL for concurrent readers, enforced foreign keys,
+/// a busy timeout so that a second writer waits instead of failing, and a page cache of up to
+/// 32 MB (the default 2 MB makes a bulk import of a province spill its transaction to disk and
+/// re-read it; BENCHMARKS.md). PostgreSQL: no JIT compilation — it pays off for long
+/// analytical queries, and every statement here is short; the annual report's member pass is
+/// estimated above `jit_above_cost` and compiled for about 400 ms to run for 70 ms.
 #[derive(Debug)]
 struct ConnectionSetup;
 
@@ -124,6 +149,10 @@ impl CustomizeConnection<DbConn, diesel::r2d2::Error> for ConnectionSetup {
                  PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY;",
             )
             .map_err(diesel::r2d2::Error::QueryError)?;
+        }
+        if let DbConn::Postgres(c) = conn {
+            c.batch_execute("SET jit = off")
+                .map_err(diesel::r2d2::Error::QueryError)?;
         }
         Ok(())
     }

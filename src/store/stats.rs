@@ -60,11 +60,9 @@ struct Flag {
 /// hundred against tens of thousands of memberships (12 ms against 1 ms a query); in a
 /// national database the year's rows are the nation's and the subtree's memberships the fewer.
 /// Without statistics SQLite always started from the subtree (its `IN`). PostgreSQL's planner
-/// makes this choice from its own statistics, whichever way the join is written.
+/// reorders a `CROSS JOIN` like any inner join and makes this choice from its own statistics,
+/// whichever way the join is written.
 fn from_dates(conn: &mut DbConn, root: i64) -> Result<bool> {
-    if matches!(conn, DbConn::Postgres(_)) {
-        return Ok(false);
-    }
     let found: Flag = crate::db::sql_query(
         conn,
         "SELECT (SELECT count(*) FROM organization_tree t WHERE t.ancestor_id = $1) * 4 \
@@ -107,16 +105,9 @@ struct AwardGroup {
 }
 
 /// Runs `f`, a set of statistics, in one read transaction: its figures come from one snapshot
-/// of the records. On PostgreSQL the transaction also turns JIT compilation off: the member
-/// pass's estimated cost (its per-row subqueries) crosses `jit_above_cost`, and compiling it
-/// took about 500 ms, ten times the query.
+/// of the records. (PostgreSQL connections run without JIT: `db::ConnectionSetup`.)
 pub fn read<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T>) -> Result<T> {
-    conn.transaction(|conn| {
-        if matches!(conn, DbConn::Postgres(_)) {
-            diesel::sql_query("SET LOCAL jit = off").execute(conn)?;
-        }
-        f(conn)
-    })
+    conn.transaction(f)
 }
 
 /// The root's subtree as one row per organisation ever under it (the root included), with

@@ -282,16 +282,14 @@ pub fn list(conn: &mut DbConn, vis: Visibility, filter: ListFilter) -> Result<Pa
         .order((members::sort_key.asc(), members::id.asc()))
         .limit(filter.limit as i64 + 1)
         .select(members::id);
-    let ids: Vec<i64> = match conn {
-        // No parallel workers for one page: PostgreSQL costs the walk of a national index as
-        // worth three processes, and starting them took 30–45 ms of a province's page 1 in a
-        // database of 5.3 million members, where one process walks it in 8–12 ms.
-        DbConn::Postgres(_) => conn.transaction(|conn| {
-            diesel::sql_query("SET LOCAL max_parallel_workers_per_gather = 0").execute(conn)?;
-            ids_query.load(conn)
-        })?,
-        DbConn::Sqlite(_) => ids_query.load(conn)?,
-    };
+    // No parallel workers for one page: PostgreSQL costs the walk of a national index as
+    // worth three processes, and starting them took 30–45 ms of a province's page 1 in a
+    // database of 5.3 million members, where one process walks it in 8–12 ms.
+    let ids: Vec<i64> = crate::db::transaction_with_settings(
+        conn,
+        &[("max_parallel_workers_per_gather", "0")],
+        |conn| ids_query.load(conn),
+    )?;
     let mut rows: Vec<MemberRow> = members::table
         .filter(members::id.eq_any(&ids))
         .select(MemberRow::as_select())
