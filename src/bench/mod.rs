@@ -357,7 +357,8 @@ pub fn run(options: Options) -> Result<String, String> {
     let baseline = load_baseline(&mut conn, &members_file);
     let _ = std::fs::remove_dir_all(&dir);
     rows.push(baseline?);
-    rows.extend(sql_baselines(&mut conn, options.iterations));
+    rows.extend(sql_baselines(&mut conn, options.iterations)?);
+    compare_report_with_its_sql(&mut rows);
     drop(conn);
     drop(pool);
     drop(bench_db);
@@ -659,7 +660,7 @@ fn http_workloads(address: &str, iterations: usize, deep_cursor: &str) -> Result
             },
         ),
         measure(
-            "annual report JSON, the province (HTTP)",
+            REPORT_ROW,
             iterations.min(50),
             |_| {
                 http.get("/api/v1/reports/annual?organization=HG&year=2024", &token);
@@ -771,12 +772,45 @@ fn concurrent(
     }
 }
 
-fn sql_baselines(conn: &mut DbConn, iterations: usize) -> Vec<Row> {
+/// The annual report's figures for one province by hand-written SQL (`{root}`: its id).
+const REPORT_SQL: &str = include_str!("report_baseline.sql");
+
+const REPORT_ROW: &str = "annual report JSON, the province (HTTP)";
+const REPORT_SQL_ROW: &str = "direct SQL: the annual report's figures (src/bench/report_baseline.sql)";
+
+/// The report workload's note: its p50 against the direct SQL's.
+fn compare_report_with_its_sql(rows: &mut [Row]) {
+    let p50 = |name: &str, rows: &[Row]| {
+        rows.iter()
+            .find(|r| r.name == name)
+            .map(|r| r.percentile(0.5))
+    };
+    if let (Some(report), Some(sql)) = (p50(REPORT_ROW, rows), p50(REPORT_SQL_ROW, rows)) {
+        if let Some(row) = rows.iter_mut().find(|r| r.name == REPORT_ROW) {
+            row.baseline = Some(format!(
+                "{:.2}× the direct SQL",
+                report.as_secs_f64() / sql.as_secs_f64()
+            ));
+        }
+    }
+}
+
+fn sql_baselines(conn: &mut DbConn, iterations: usize) -> Result<Vec<Row>, String> {
+    use diesel::connection::SimpleConnection;
+    let root: i64 = crate::db::schema::organizations::table
+        .filter(crate::db::schema::organizations::code.eq("HG"))
+        .select(crate::db::schema::organizations::id)
+        .first(conn)
+        .map_err(|e| e.to_string())?;
+    let mut report = REPORT_SQL.replace("{root}", &root.to_string());
+    if matches!(conn, DbConn::Sqlite(_)) {
+        report = report.replace("DATE '", "'");
+    }
     let page = "SELECT id, full_name FROM members ORDER BY sort_key, id LIMIT 51";
     let search =
         "SELECT id, full_name FROM members WHERE search_name LIKE $1 AND search_name LIKE $2 \
                   ORDER BY sort_key, id LIMIT 51";
-    vec![
+    Ok(vec![
         measure(
             "direct SQL: page 1 by the (sort_key, id) index",
             iterations,
@@ -791,7 +825,10 @@ fn sql_baselines(conn: &mut DbConn, iterations: usize) -> Vec<Row> {
                 .load(conn)
                 .expect("query");
         }),
-    ]
+        measure(REPORT_SQL_ROW, iterations.min(50), |_| {
+            conn.batch_execute(&report).expect("the report's SQL");
+        }),
+    ])
 }
 
 fn render(options: &Options, description: &str, rows: &[Row]) -> String {
