@@ -338,7 +338,11 @@ pub fn run(options: Options) -> Result<String, String> {
         }
         let cursor = prepare_lists(&mut conn)?;
         drop(conn);
-        rows.extend(http_workloads(&server.address, options.iterations, &cursor)?);
+        rows.extend(http_workloads(
+            &server.address,
+            options.iterations,
+            &cursor,
+        )?);
         if options.scale == Scale::National {
             rows.push(nation_report(&server.address, &national::province_codes())?);
         }
@@ -659,13 +663,9 @@ fn http_workloads(address: &str, iterations: usize, deep_cursor: &str) -> Result
                 );
             },
         ),
-        measure(
-            REPORT_ROW,
-            iterations.min(50),
-            |_| {
-                http.get("/api/v1/reports/annual?organization=HG&year=2024", &token);
-            },
-        ),
+        measure(REPORT_ROW, iterations.min(50), |_| {
+            http.get("/api/v1/reports/annual?organization=HG&year=2024", &token);
+        }),
         measure("GET one member (HTTP)", iterations, |i| {
             http.get(
                 &format!("/api/v1/members/HG-{:06}", 1 + (i * 7919) % 30_000),
@@ -776,7 +776,8 @@ fn concurrent(
 const REPORT_SQL: &str = include_str!("report_baseline.sql");
 
 const REPORT_ROW: &str = "annual report JSON, the province (HTTP)";
-const REPORT_SQL_ROW: &str = "direct SQL: the annual report's figures (src/bench/report_baseline.sql)";
+const REPORT_SQL_ROW: &str =
+    "direct SQL: the annual report's figures (src/bench/report_baseline.sql)";
 
 /// The report workload's note: its p50 against the direct SQL's.
 fn compare_report_with_its_sql(rows: &mut [Row]) {

@@ -310,8 +310,7 @@ impl Row {
     }
 
     pub fn date(&self, name: &str) -> Option<NaiveDate> {
-        self.text(name)
-            .and_then(|d| d.parse::<NaiveDate>().ok())
+        self.text(name).and_then(|d| d.parse::<NaiveDate>().ok())
     }
 
     pub fn int(&self, name: &str) -> Option<i64> {
