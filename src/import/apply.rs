@@ -40,12 +40,11 @@ pub struct Context<'a> {
 
 pub fn row(conn: &mut DbConn, ctx: &Context, kind: Kind, row: &Row) -> Result<Outcome> {
     match kind {
-        Kind::Organizations | Kind::Members | Kind::MemberRatings => {
+        Kind::Organizations | Kind::Members | Kind::MemberRatings | Kind::OrganizationRatings => {
             unreachable!("{kind} rows are written in batches")
         }
         Kind::Positions => position(conn, ctx, row),
         Kind::Transfers => transfer(conn, ctx, row),
-        Kind::OrganizationRatings => organization_rating(conn, ctx, row),
         Kind::DisciplinaryActions => action(conn, ctx, row),
         Kind::InsigniaAwards => award(conn, ctx, row),
         Kind::AdmissionTargets => target(conn, ctx, row),
@@ -656,12 +655,84 @@ fn member_rating(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome>
     }
 }
 
-fn organization_rating(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
+fn organization_rating_request(
+    ctx: &Context,
+    row: &Row,
+) -> Result<(String, i32, rating_store::RatingInput)> {
     let mut fields = same(RATING_FIELDS);
     fields.push(("organization_code", "organization_code"));
-    let (code, year, input) = row
-        .request::<OrgRatingCreate>(&fields)?
-        .prepare(ctx.caller)?;
+    row.request::<OrgRatingCreate>(&fields)?.prepare(ctx.caller)
+}
+
+/// Organisation rating rows, a batch at a time: new ratings are written together
+/// (`store::ratings::create_org_ratings_many`, the checks of one rating with the records looked
+/// up once for the batch); rows of recorded ratings go one by one (`organization_rating`).
+/// One result per row, in order.
+pub fn organization_rating_batch(
+    conn: &mut DbConn,
+    ctx: &Context,
+    rows: Vec<Row>,
+) -> Result<Vec<(Row, Result<Outcome>)>> {
+    let prepared: Vec<_> = rows
+        .iter()
+        .map(|row| organization_rating_request(ctx, row))
+        .collect();
+    let mut codes: Vec<String> = prepared
+        .iter()
+        .filter_map(|p| p.as_ref().ok().map(|(code, _, _)| code.clone()))
+        .collect();
+    codes.sort();
+    codes.dedup();
+    let found: HashMap<String, org_store::OrgRow> =
+        org_store::find_visible_many(conn, ctx.vis, &codes)?
+            .into_iter()
+            .map(|o| (o.code.clone(), o))
+            .collect();
+    let mut results: Vec<Option<Result<Outcome>>> = Vec::with_capacity(rows.len());
+    let (mut slots, mut items) = (Vec::new(), Vec::new());
+    for (i, p) in prepared.into_iter().enumerate() {
+        results.push(match p {
+            Err(e) => Some(Err(e)),
+            Ok((code, year, input)) => match found.get(&code) {
+                None => Some(Err(Error::invalid(
+                    "organization_code",
+                    "rating.organization_not_found",
+                    format!("There is no organisation with code {code}."),
+                ))),
+                Some(org) => {
+                    slots.push(i);
+                    items.push((org, year, input));
+                    None
+                }
+            },
+        });
+    }
+    let written = rating_store::create_org_ratings_many(conn, &items)?;
+    for (i, result) in slots.into_iter().zip(written) {
+        results[i] = match result {
+            Ok(()) => Some(Ok(Outcome::Inserted)),
+            // A recorded rating: compared and updated one by one, below.
+            Err(e) if has_code(&e, "rating.exists") => None,
+            Err(e) => Some(Err(e)),
+        };
+    }
+    Ok(rows
+        .into_iter()
+        .zip(results)
+        .map(|(row, result)| {
+            let result = match result {
+                Some(r) => r,
+                None => crate::db::savepoint(conn, |conn| organization_rating(conn, ctx, &row)),
+            };
+            (row, result)
+        })
+        .collect())
+}
+
+/// The row of a recorded rating (`organization_rating_batch` found it rated): compared with
+/// the record and updated the way the API would.
+fn organization_rating(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
+    let (code, year, input) = organization_rating_request(ctx, row)?;
     match rating_store::get_org_rating(conn, ctx.vis, &code, year) {
         Err(Error::NotFound(_)) => {
             rating_store::create_org_rating(conn, ctx.vis, &code, year, input)?;

@@ -51,7 +51,10 @@ impl Kind {
     /// Kinds whose rows are written a batch at a time (besides members, whose admission is
     /// prepared on the reading thread): the checks look up the whole batch at once.
     fn batched(self) -> bool {
-        matches!(self, Kind::Organizations | Kind::MemberRatings)
+        matches!(
+            self,
+            Kind::Organizations | Kind::MemberRatings | Kind::OrganizationRatings
+        )
     }
 
     /// The access needed to import it: the same as entering one such record.
@@ -228,7 +231,7 @@ struct Writer<'a> {
     errors: RowErrors,
     /// Member rows waiting for their batch.
     pending: Vec<(columns::Row, Result<apply::PreparedMember>)>,
-    /// Rows of the other batched kinds (organisations, member ratings) waiting for their batch.
+    /// Rows of the other batched kinds (organisations, ratings) waiting for their batch.
     pending_rows: Vec<columns::Row>,
     /// The keys written, for the audit event.
     changed: audit::RowKeys,
@@ -280,6 +283,9 @@ impl Writer<'_> {
             let results = match self.kind {
                 Kind::Organizations => apply::organization_batch(conn, self.ctx, rows)?,
                 Kind::MemberRatings => apply::member_rating_batch(conn, self.ctx, rows)?,
+                Kind::OrganizationRatings => {
+                    apply::organization_rating_batch(conn, self.ctx, rows)?
+                }
                 other => unreachable!("{other} rows are written one by one"),
             };
             for (row, result) in results {

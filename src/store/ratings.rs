@@ -134,11 +134,24 @@ fn facts_of(
 }
 
 pub fn organization_facts(conn: &mut DbConn, org: &OrgRow, year: i32) -> Result<OrganizationFacts> {
+    Ok(organization_facts_many(conn, &[org], year)?
+        .remove(&org.id)
+        .expect("one facts per organisation"))
+}
+
+/// [`organization_facts`] of many organisations for one year, in three queries.
+fn organization_facts_many(
+    conn: &mut DbConn,
+    orgs_of_year: &[&OrgRow],
+    year: i32,
+) -> Result<HashMap<i64, OrganizationFacts>> {
     let (start, end) = (year_start(year), year_end(year));
+    let ids: Vec<i64> = orgs_of_year.iter().map(|o| o.id).collect();
     // Direct subordinates at some time in the year.
-    let children: Vec<i64> = tree::table
+    let mut children: HashMap<i64, HashSet<i64>> = HashMap::new();
+    for (parent, child) in tree::table
         .inner_join(orgs::table.on(orgs::id.eq(tree::descendant_id)))
-        .filter(tree::ancestor_id.eq(org.id))
+        .filter(tree::ancestor_id.eq_any(&ids))
         .filter(tree::depth.eq(1))
         .filter(tree::valid_from.le(end))
         .filter(tree::valid_to.is_null().or(tree::valid_to.gt(start)))
@@ -148,25 +161,40 @@ pub fn organization_facts(conn: &mut DbConn, org: &OrgRow, year: i32) -> Result<
                 .is_null()
                 .or(orgs::dissolved_on.gt(start)),
         )
-        .select(tree::descendant_id)
+        .select((tree::ancestor_id, tree::descendant_id))
+        .load::<(i64, i64)>(conn)?
+    {
+        children.entry(parent).or_default().insert(child);
+    }
+    let mut concerned: Vec<i64> = ids.clone();
+    concerned.extend(children.values().flatten());
+    concerned.sort_unstable();
+    concerned.dedup();
+    let disciplined: HashSet<i64> = disciplined_in!(year)
+        .filter(actions::organization_id.eq_any(&concerned))
+        .select(actions::organization_id.assume_not_null())
         .distinct()
-        .load(conn)?;
-    let disciplined_children: Vec<Option<i64>> = disciplined_in!(year)
-        .filter(actions::organization_id.eq_any(children.clone()))
-        .select(actions::organization_id)
-        .distinct()
-        .load(conn)?;
-    let own: i64 = disciplined_in!(year)
-        .filter(actions::organization_id.eq(org.id))
-        .count()
-        .get_result(conn)?;
-    Ok(OrganizationFacts {
-        established_on: org.established_on,
-        dissolved_on: org.dissolved_on,
-        disciplined_in_year: own > 0,
-        subordinates: children.len(),
-        subordinates_disciplined: disciplined_children.len(),
-    })
+        .load::<i64>(conn)?
+        .into_iter()
+        .collect();
+    Ok(orgs_of_year
+        .iter()
+        .map(|org| {
+            let none = HashSet::new();
+            let children = children.get(&org.id).unwrap_or(&none);
+            let facts = OrganizationFacts {
+                established_on: org.established_on,
+                dissolved_on: org.dissolved_on,
+                disciplined_in_year: disciplined.contains(&org.id),
+                subordinates: children.len(),
+                subordinates_disciplined: children
+                    .iter()
+                    .filter(|c| disciplined.contains(c))
+                    .count(),
+            };
+            (org.id, facts)
+        })
+        .collect())
 }
 
 fn check_common(year: i32, input: &RatingInput) -> std::result::Result<(), RuleViolation> {
@@ -906,6 +934,100 @@ fn insert_org_rating(
         ))
         .execute(conn)?;
     Ok(())
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = orr, treat_none_as_default_value = false)]
+struct OrgRatingInsert<'a> {
+    organization_id: i64,
+    year: i32,
+    level: &'static str,
+    score: Option<i32>,
+    reason: Option<&'a str>,
+    decided_on: Option<NaiveDate>,
+    override_reason: Option<&'a str>,
+    version: i64,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+/// Ratings of many organisations entered together (the bulk import, which found the
+/// organisations in the caller's scope): the checks of `create_org_rating`, with the recorded
+/// ratings and each year's facts looked up once for the batch, and one multi-row insert. One
+/// result per item, in order; `rating.exists` for an organisation rated already in that year
+/// (the import updates those one by one). No quota warnings: nothing reads them here.
+pub fn create_org_ratings_many(
+    conn: &mut DbConn,
+    items: &[(&OrgRow, i32, RatingInput)],
+) -> Result<Vec<Result<()>>> {
+    crate::db::write_transaction(conn, |conn| {
+        let ids: Vec<i64> = items.iter().map(|(o, _, _)| o.id).collect();
+        let rated: HashSet<(i64, i32)> = orr::table
+            .filter(orr::organization_id.eq_any(&ids))
+            .select((orr::organization_id, orr::year))
+            .load::<(i64, i32)>(conn)?
+            .into_iter()
+            .collect();
+        let mut years: Vec<i32> = items.iter().map(|(_, y, _)| *y).collect();
+        years.sort_unstable();
+        years.dedup();
+        let mut facts: HashMap<(i64, i32), OrganizationFacts> = HashMap::new();
+        for year in years {
+            let of_year: Vec<&OrgRow> = items
+                .iter()
+                .filter(|(_, y, input)| *y == year && input.override_reason.is_none())
+                .map(|(o, _, _)| *o)
+                .collect();
+            if of_year.is_empty() {
+                continue;
+            }
+            for (id, f) in organization_facts_many(conn, &of_year, year)? {
+                facts.insert((id, year), f);
+            }
+        }
+
+        let mut results = Vec::with_capacity(items.len());
+        let mut rows = Vec::new();
+        let now = crate::time::now();
+        for (org, year, input) in items {
+            let check = || -> Result<()> {
+                if rated.contains(&(org.id, *year)) {
+                    return Err(Error::invalid(
+                        "year",
+                        "rating.exists",
+                        format!("{} has a rating for {year}; correct it instead.", org.code),
+                    ));
+                }
+                check_common(*year, input)?;
+                if let Some(facts) = facts.get(&(org.id, *year)) {
+                    rules::check_organization_rating(*year, input.level, facts)?;
+                }
+                Ok(())
+            };
+            match check() {
+                Ok(()) => {
+                    rows.push(OrgRatingInsert {
+                        organization_id: org.id,
+                        year: *year,
+                        level: input.level.as_str(),
+                        score: input.score,
+                        reason: input.reason.as_deref(),
+                        decided_on: input.decided_on,
+                        override_reason: input.override_reason.as_deref(),
+                        version: 1,
+                        created_at: now,
+                        updated_at: now,
+                    });
+                    results.push(Ok(()));
+                }
+                Err(e) => results.push(Err(e)),
+            }
+        }
+        if !rows.is_empty() {
+            crate::bulk_insert!(conn, orr::table, &rows)?;
+        }
+        Ok(results)
+    })
 }
 
 pub fn create_org_rating(

@@ -736,6 +736,96 @@ async fn an_organisation_file_builds_the_tree_of_single_creations() {
         .expect(404);
 }
 
+/// Organisation ratings are written a batch at a time with the facts of each year looked up
+/// once: every row gets the answer the single-record API gives the same rating.
+#[tokio::test]
+async fn organisation_ratings_in_a_batch_are_refused_as_single_ratings_are() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    loaded(&app, &admin).await;
+    // P1 is disciplined in 2023: it cannot be rated above not_completed, and neither can VT,
+    // whose only direct subordinate it is (more than 20%). NB and its branch B1 are not.
+    app.import_csv(
+        &admin,
+        "disciplinary-actions",
+        "subject_type,subject,form,decision_number,authority_code,decided_on\norganization,P1,reprimand,9-QĐ/UBKT,VT,2023-05-02\n",
+    )
+    .await
+    .expect(200);
+    let cases = [
+        (
+            "P1",
+            2023,
+            "excellent",
+            Some("rating.disciplined_organization_not_completed"),
+        ),
+        ("VT", 2023, "good", Some("rating.subordinates_disciplined")),
+        ("NB", 2023, "excellent", None),
+        ("B1", 2023, "good", None),
+        ("P1", 2003, "good", Some("rating.organization_not_existing")),
+        ("XX", 2023, "good", Some("rating.organization_not_found")),
+    ];
+    let file: String = std::iter::once("organization_code,year,level\n".to_string())
+        .chain(
+            cases
+                .iter()
+                .map(|(code, year, level, _)| format!("{code},{year},{level}\n")),
+        )
+        .collect();
+    let refused = app.import_csv(&admin, "organization-ratings", &file).await;
+    refused.expect_problem(422, None);
+    let by_row: Vec<(i64, String)> = refused.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["row"].as_i64().unwrap(),
+                e["code"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected: Vec<(i64, String)> = cases
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (.., code))| code.map(|c| (i as i64 + 1, c.to_string())))
+        .collect();
+    assert_eq!(by_row, expected, "{}", refused.text);
+    // The single-record API gives each row the same answer.
+    for (code, year, level, error) in cases {
+        let single = app
+            .post(
+                "/api/v1/ratings/organizations",
+                &admin,
+                json!({"organization_code": code, "year": year, "level": level}),
+            )
+            .await;
+        match error {
+            Some(error) => {
+                single.expect_problem(422, Some(error));
+            }
+            None => {
+                single.expect(201);
+            }
+        }
+    }
+    // Rated already: the file's good rows are now updates or unchanged, the rest still refused.
+    let good_rows = "organization_code,year,level\nNB,2023,excellent\nB1,2023,completed\n";
+    let again = app
+        .import_csv(&admin, "organization-ratings", good_rows)
+        .await;
+    again.expect(200);
+    assert_eq!(
+        (
+            again.body["unchanged"].as_i64(),
+            again.body["updated"].as_i64()
+        ),
+        (Some(1), Some(1)),
+        "{}",
+        again.text
+    );
+}
+
 /// Export → import into an empty database gives back the same records (the second export is
 /// byte for byte the first) and the same statistics.
 #[tokio::test]
