@@ -411,13 +411,17 @@ fn generate(options: &Options, dir: &std::path::Path) -> Result<ImportFiles, Str
             })
         }
         Scale::National => {
-            // The kinds imported row by row (organisation ratings, discipline, insignia,
-            // positions, transfers) would take most of the half hour on PostgreSQL: left out
-            // until they go in batches (BENCHMARKS.md).
+            // Every kind, in the province's import order: each province's ratings of the
+            // rating year, its discipline of six years, its insignia, posts and transfers.
             let kinds = [
                 Kind::Organizations,
                 Kind::Members,
+                Kind::Positions,
+                Kind::Transfers,
                 Kind::MemberRatings,
+                Kind::OrganizationRatings,
+                Kind::DisciplinaryActions,
+                Kind::InsigniaAwards,
                 Kind::AdmissionTargets,
             ];
             let n = national::write_files(options.seed, dir, &kinds)?;
@@ -425,7 +429,7 @@ fn generate(options: &Options, dir: &std::path::Path) -> Result<ImportFiles, Str
                 files: n.files,
                 generated: started.elapsed(),
                 description: format!(
-                    "national ({} provinces, {} organisations, {} members; organisations, members, member ratings and targets)",
+                    "national ({} provinces, {} organisations, {} members, every kind of record)",
                     n.provinces, n.organizations, n.members
                 ),
             })
