@@ -106,6 +106,20 @@ where
     })
 }
 
+/// Refreshes the planner's statistics of `tables` after a bulk write, inside the writing
+/// transaction (PostgreSQL's `ANALYZE` counts the transaction's own new rows): without them a
+/// table loaded from empty is planned as if it were still small — a member's memberships
+/// after a national import were hash-joined with every organisation, 58 ms a lookup — and
+/// autovacuum, when it is on at all, analyses only later. SQLite plans without statistics
+/// (and with them re-prepares its statements on every execution: BENCHMARKS.md), so it is
+/// left alone. `tables` are this crate's table names, never input.
+pub fn refresh_statistics(conn: &mut DbConn, tables: &[&'static str]) -> Result<(), DieselError> {
+    if let (DbConn::Postgres(c), false) = (conn, tables.is_empty()) {
+        c.batch_execute(&format!("ANALYZE {}", tables.join(", ")))?;
+    }
+    Ok(())
+}
+
 /// Which engine a database URL names. SQLite accepts any string as a file name, so the scheme
 /// decides, and anything that is not `postgres://` or `postgresql://` is SQLite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
