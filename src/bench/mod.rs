@@ -848,7 +848,8 @@ fn sql_baselines(conn: &mut DbConn, iterations: usize) -> Result<Vec<Row>, Strin
             conn.batch_execute(&report).expect("the report's SQL");
         }),
         measure(REPORT_SQL_ROWS[1], iterations.min(50), |_| {
-            conn.batch_execute(&planner_order).expect("the report's SQL");
+            conn.batch_execute(&planner_order)
+                .expect("the report's SQL");
         }),
     ])
 }
