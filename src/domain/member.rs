@@ -225,6 +225,41 @@ pub fn check_on_roll(
     }
 }
 
+/// `member.left_the_roll`: a member leaves the roll after everything recorded of them began;
+/// an exemption or a temporary activity from the day of leaving on would outlive the roll.
+/// `first_later` is the earliest such start on or after `on`, if any.
+pub fn check_nothing_begins_after_leaving(
+    first_later: Option<NaiveDate>,
+    on: NaiveDate,
+    field: &'static str,
+) -> Result<(), RuleViolation> {
+    match first_later {
+        Some(_) => Err(RuleViolation::new(
+            "member.left_the_roll",
+            field,
+            format!("An exemption or temporary activity is recorded from {on} or later; the member cannot leave the roll before it."),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// `member.overlapping_membership`: a member leaves the roll after their last official
+/// membership began (open, or closed by an earlier departure).
+pub fn check_leaves_after_membership(
+    last_from: Option<NaiveDate>,
+    on: NaiveDate,
+    field: &'static str,
+) -> Result<(), RuleViolation> {
+    match last_from {
+        Some(from) if on <= from => Err(RuleViolation::new(
+            "member.overlapping_membership",
+            field,
+            format!("The last membership starts on {from}; the member leaves after it."),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// `member.before_admission`: the member's party life starts with the admission decision.
 pub fn check_after_admission(
     admitted_on: NaiveDate,
@@ -577,5 +612,20 @@ mod tests {
         assert_eq!(mask("12345", 3), "****5");
         assert_eq!(mask("12", 3), "**");
         assert_eq!(mask("", 3), "");
+    }
+
+    #[test]
+    fn leaving_comes_after_everything_that_began() {
+        let on = d("2020-06-01");
+        assert!(check_nothing_begins_after_leaving(None, on, "on").is_ok());
+        let e = check_nothing_begins_after_leaving(Some(on), on, "on").unwrap_err();
+        assert_eq!(e.code, "member.left_the_roll");
+        assert!(check_leaves_after_membership(Some(d("2020-05-31")), on, "on").is_ok());
+        assert!(check_leaves_after_membership(None, on, "on").is_ok());
+        let e = check_leaves_after_membership(Some(on), on, "left_on").unwrap_err();
+        assert_eq!(
+            (e.code, e.field),
+            ("member.overlapping_membership", "left_on")
+        );
     }
 }

@@ -109,6 +109,68 @@ fn prepare_organization(ctx: &Context, row: &Row) -> Result<org_store::NewOrgani
     .prepare(ctx.caller)
 }
 
+/// A batch of rows on its way to a store's `*_many` writer: each row's answer so far (`None`:
+/// the writer's to give) and, for those, which row each of the writer's items came from.
+struct Pending {
+    rows: Vec<Row>,
+    results: Vec<Option<Result<Outcome>>>,
+    slots: Vec<usize>,
+}
+
+/// Splits the rows' prepared items into the writer's items and the rows refused already.
+fn pending<T>(rows: Vec<Row>, prepared: impl IntoIterator<Item = Result<T>>) -> (Pending, Vec<T>) {
+    let mut batch = Pending {
+        results: Vec::with_capacity(rows.len()),
+        slots: Vec::new(),
+        rows,
+    };
+    let mut items = Vec::new();
+    for (i, p) in prepared.into_iter().enumerate() {
+        match p {
+            Err(e) => batch.results.push(Some(Err(e))),
+            Ok(item) => {
+                batch.results.push(None);
+                batch.slots.push(i);
+                items.push(item);
+            }
+        }
+    }
+    (batch, items)
+}
+
+impl Pending {
+    /// Takes the writer's answers, one per item: written is `Inserted`; a key recorded already
+    /// (`recorded`: the writer's error code for it) goes to `one_by_one`, which compares the row
+    /// with the record and updates it the way the API would, in a savepoint of its own. One
+    /// result per row, in order.
+    fn settle<W>(
+        mut self,
+        conn: &mut DbConn,
+        written: Vec<Result<W>>,
+        recorded: &str,
+        mut one_by_one: impl FnMut(&mut DbConn, &Row) -> Result<Outcome>,
+    ) -> Vec<(Row, Result<Outcome>)> {
+        for (i, result) in self.slots.into_iter().zip(written) {
+            self.results[i] = match result {
+                Ok(_) => Some(Ok(Outcome::Inserted)),
+                Err(e) if has_code(&e, recorded) => None,
+                Err(e) => Some(Err(e)),
+            };
+        }
+        self.rows
+            .into_iter()
+            .zip(self.results)
+            .map(|(row, result)| {
+                let result = match result {
+                    Some(r) => r,
+                    None => crate::db::savepoint(conn, |conn| one_by_one(conn, &row)),
+                };
+                (row, result)
+            })
+            .collect()
+    }
+}
+
 /// Organisation rows, a batch at a time: new organisations are created together
 /// (`store::organizations::create_many`: the checks of one creation, a parent may be an earlier
 /// row of the batch); rows of recorded organisations are compared and updated one by one
@@ -118,38 +180,17 @@ pub fn organization_batch(
     ctx: &Context,
     rows: Vec<Row>,
 ) -> Result<Vec<(Row, Result<Outcome>)>> {
-    let mut results: Vec<Option<Result<Outcome>>> = Vec::with_capacity(rows.len());
-    let (mut slots, mut news) = (Vec::new(), Vec::new());
-    for (i, row) in rows.iter().enumerate() {
-        match prepare_organization(ctx, row) {
-            Err(e) => results.push(Some(Err(e))),
-            Ok(new) => {
-                results.push(None);
-                slots.push(i);
-                news.push(new);
-            }
-        }
-    }
+    let prepared: Vec<_> = rows
+        .iter()
+        .map(|row| prepare_organization(ctx, row))
+        .collect();
+    let (batch, news) = pending(rows, prepared);
     let created = org_store::create_many(conn, ctx.vis, news)?;
-    for (i, result) in slots.into_iter().zip(created) {
-        results[i] = match result {
-            // A recorded organisation: compared and updated below.
-            Err(e) if has_code(&e, "organization.code_taken") => None,
-            Err(e) => Some(Err(e)),
-            Ok(_) => Some(Ok(Outcome::Inserted)),
-        };
-    }
-    Ok(rows
-        .into_iter()
-        .zip(results)
-        .map(|(row, result)| {
-            let result = match result {
-                Some(r) => r,
-                None => crate::db::savepoint(conn, |conn| update_organization(conn, ctx, &row)),
-            };
-            (row, result)
-        })
-        .collect())
+    Ok(
+        batch.settle(conn, created, "organization.code_taken", |conn, row| {
+            update_organization(conn, ctx, row)
+        }),
+    )
 }
 
 /// Whether a refusal carries `code`.
@@ -279,44 +320,14 @@ pub fn member_batch(
     batch: Vec<(Row, Result<PreparedMember>)>,
 ) -> Result<Vec<(Row, Result<Outcome>)>> {
     let (rows, prepared): (Vec<Row>, Vec<_>) = batch.into_iter().unzip();
-    let mut results: Vec<Option<Result<Outcome>>> = Vec::with_capacity(rows.len());
-    let mut slots = Vec::new();
-    let mut news = Vec::new();
-    for (i, p) in prepared.into_iter().enumerate() {
-        match p {
-            Err(e) => results.push(Some(Err(e))),
-            Ok(member) => {
-                results.push(None);
-                slots.push(i);
-                news.push(member);
-            }
-        }
-    }
+    let (batch, news) = pending(rows, prepared);
     let admitted = member_store::create_many(conn, ctx.vis, news, &ctx.by)?;
-    for (i, result) in slots.into_iter().zip(admitted) {
-        results[i] = match result {
-            // A recorded member: compared and updated one by one, below.
-            Err(e) if is_taken(&e) => None,
-            Err(e) => Some(Err(e)),
-            Ok(_) => Some(Ok(Outcome::Inserted)),
-        };
-    }
-    Ok(rows
-        .into_iter()
-        .zip(results)
-        .map(|(row, result)| {
-            let result = match result {
-                Some(r) => r,
-                None => crate::db::savepoint(conn, |conn| update_member(conn, ctx, &row)),
-            };
-            (row, result)
-        })
-        .collect())
-}
-
-/// The admission was refused because the profile number is recorded: the row is an update.
-fn is_taken(e: &Error) -> bool {
-    has_code(e, "member.profile_number_taken")
+    Ok(batch.settle(
+        conn,
+        admitted,
+        "member.profile_number_taken",
+        |conn, row| update_member(conn, ctx, row),
+    ))
 }
 
 /// The row of a recorded member (`member_batch` found its profile number taken): compared
@@ -580,43 +591,16 @@ pub fn member_rating_batch(
             .into_iter()
             .map(|m| (m.profile_number.clone(), m))
             .collect();
-    let mut results: Vec<Option<Result<Outcome>>> = Vec::with_capacity(rows.len());
-    let (mut slots, mut items) = (Vec::new(), Vec::new());
-    for (i, p) in prepared.into_iter().enumerate() {
-        results.push(match p {
-            Err(e) => Some(Err(e)),
-            Ok((pn, year, input)) => match found.get(&pn) {
-                None => Some(Err(member_missing(&pn))),
-                Some(member) => {
-                    slots.push(i);
-                    items.push((member, year, input));
-                    None
-                }
-            },
-        });
-    }
+    let prepared = prepared.into_iter().map(|p| {
+        let (pn, year, input) = p?;
+        let member = found.get(&pn).ok_or_else(|| member_missing(&pn))?;
+        Ok((member, year, input))
+    });
+    let (batch, items) = pending(rows, prepared);
     let written = rating_store::create_member_ratings_many(conn, &items)?;
-    for (i, result) in slots.into_iter().zip(written) {
-        results[i] = match result {
-            Ok(()) => Some(Ok(Outcome::Inserted)),
-            // A recorded rating: compared and updated one by one, below.
-            Err(Error::Unprocessable(list)) if list.iter().any(|e| e.code == "rating.exists") => {
-                None
-            }
-            Err(e) => Some(Err(e)),
-        };
-    }
-    Ok(rows
-        .into_iter()
-        .zip(results)
-        .map(|(row, result)| {
-            let result = match result {
-                Some(r) => r,
-                None => crate::db::savepoint(conn, |conn| member_rating(conn, ctx, &row)),
-            };
-            (row, result)
-        })
-        .collect())
+    Ok(batch.settle(conn, written, "rating.exists", |conn, row| {
+        member_rating(conn, ctx, row)
+    }))
 }
 
 fn member_rating(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
@@ -688,45 +672,22 @@ pub fn organization_rating_batch(
             .into_iter()
             .map(|o| (o.code.clone(), o))
             .collect();
-    let mut results: Vec<Option<Result<Outcome>>> = Vec::with_capacity(rows.len());
-    let (mut slots, mut items) = (Vec::new(), Vec::new());
-    for (i, p) in prepared.into_iter().enumerate() {
-        results.push(match p {
-            Err(e) => Some(Err(e)),
-            Ok((code, year, input)) => match found.get(&code) {
-                None => Some(Err(Error::invalid(
-                    "organization_code",
-                    "rating.organization_not_found",
-                    format!("There is no organisation with code {code}."),
-                ))),
-                Some(org) => {
-                    slots.push(i);
-                    items.push((org, year, input));
-                    None
-                }
-            },
-        });
-    }
+    let prepared = prepared.into_iter().map(|p| {
+        let (code, year, input) = p?;
+        let org = found.get(&code).ok_or_else(|| {
+            Error::invalid(
+                "organization_code",
+                "rating.organization_not_found",
+                format!("There is no organisation with code {code}."),
+            )
+        })?;
+        Ok((org, year, input))
+    });
+    let (batch, items) = pending(rows, prepared);
     let written = rating_store::create_org_ratings_many(conn, &items)?;
-    for (i, result) in slots.into_iter().zip(written) {
-        results[i] = match result {
-            Ok(()) => Some(Ok(Outcome::Inserted)),
-            // A recorded rating: compared and updated one by one, below.
-            Err(e) if has_code(&e, "rating.exists") => None,
-            Err(e) => Some(Err(e)),
-        };
-    }
-    Ok(rows
-        .into_iter()
-        .zip(results)
-        .map(|(row, result)| {
-            let result = match result {
-                Some(r) => r,
-                None => crate::db::savepoint(conn, |conn| organization_rating(conn, ctx, &row)),
-            };
-            (row, result)
-        })
-        .collect())
+    Ok(batch.settle(conn, written, "rating.exists", |conn, row| {
+        organization_rating(conn, ctx, row)
+    }))
 }
 
 /// The row of a recorded rating (`organization_rating_batch` found it rated): compared with

@@ -274,20 +274,12 @@ fn check_departure(
     const FIELD: &str = "left_on";
     rules::check_leave_reason(reason, true)?;
     rules::check_after_admission(new.admitted_on, on, FIELD)?;
-    if new.exempt_since.is_some_and(|from| from >= on) {
-        return Err(Error::invalid(
-            FIELD,
-            "member.left_the_roll",
-            format!("An exemption or temporary activity is recorded from {on} or later; the member cannot leave the roll before it."),
-        ));
-    }
-    if on <= since {
-        return Err(Error::invalid(
-            FIELD,
-            "member.overlapping_membership",
-            format!("The last membership starts on {since}; the member leaves after it."),
-        ));
-    }
+    rules::check_nothing_begins_after_leaving(
+        new.exempt_since.filter(|from| *from >= on),
+        on,
+        FIELD,
+    )?;
+    rules::check_leaves_after_membership(Some(since), on, FIELD)?;
     Ok(())
 }
 
@@ -835,24 +827,18 @@ pub fn leave_roll(
     rules::check_after_admission(row.admitted_on, on, "on")?;
     rules::check_on_roll(row.left_on, on, "on")?;
     // Nothing may begin on or after the day the member leaves (it would outlive the roll).
-    let later_exemptions: i64 = exemptions::table
+    let later_exemption: Option<NaiveDate> = exemptions::table
         .filter(exemptions::member_id.eq(row.id))
         .filter(exemptions::starts_on.ge(on))
-        .count()
-        .get_result(conn)?;
-    let later_activity: i64 = memberships::table
+        .select(diesel::dsl::min(exemptions::starts_on))
+        .first(conn)?;
+    let later_activity: Option<NaiveDate> = memberships::table
         .filter(memberships::member_id.eq(row.id))
         .filter(memberships::kind.eq(MembershipKind::Temporary.as_str()))
         .filter(memberships::valid_from.ge(on))
-        .count()
-        .get_result(conn)?;
-    if later_exemptions + later_activity > 0 {
-        return Err(Error::invalid(
-            "on",
-            "member.left_the_roll",
-            format!("An exemption or temporary activity is recorded from {on} or later; the member cannot leave the roll before it."),
-        ));
-    }
+        .select(diesel::dsl::min(memberships::valid_from))
+        .first(conn)?;
+    rules::check_nothing_begins_after_leaving(later_exemption.or(later_activity), on, "on")?;
     // The last official membership, open or (for a member who left and leaves again on an
     // earlier day) closed: the departure comes after it began.
     let last_from: Option<NaiveDate> = memberships::table
@@ -860,13 +846,7 @@ pub fn leave_roll(
         .filter(memberships::kind.eq(MembershipKind::Official.as_str()))
         .select(diesel::dsl::max(memberships::valid_from))
         .first(conn)?;
-    if let Some(from) = last_from.filter(|from| on <= *from) {
-        return Err(Error::invalid(
-            "on",
-            "member.overlapping_membership",
-            format!("The last membership starts on {from}; the member leaves after it."),
-        ));
-    }
+    rules::check_leaves_after_membership(last_from, on, "on")?;
     diesel::update(
         memberships::table
             .filter(memberships::member_id.eq(row.id))
