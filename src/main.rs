@@ -88,6 +88,15 @@ enum Command {
     },
     /// Print the OpenAPI description of the API.
     Openapi,
+    /// Keep the annual report's yearly summaries for the years `--from`..=`--to`, computed
+    /// again from the records (a database that held members before summaries existed keeps
+    /// none until this runs; reports of other years are counted from the records).
+    Summaries {
+        #[arg(long, default_value_t = party_records::domain::summary::DEFAULT_WINDOW.first)]
+        from: i32,
+        #[arg(long, default_value_t = party_records::domain::summary::DEFAULT_WINDOW.last)]
+        to: i32,
+    },
     /// The audit trail: `audit verify` walks the hash chain and reports the first break.
     Audit {
         #[command(subcommand)]
@@ -205,6 +214,9 @@ fn main() -> ExitCode {
             command: AuditCommand::Verify,
         } => party_records::ops::verify_audit(&cli.database_url),
         Command::Backup { to } => party_records::ops::backup(&cli.database_url, &to),
+        Command::Summaries { from, to } => {
+            party_records::ops::summaries(&cli.database_url, from, to)
+        }
         Command::Openapi => {
             print!("{}", party_records::api::openapi_yaml());
             Ok(())

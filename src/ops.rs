@@ -63,3 +63,22 @@ pub fn backup(database_url: &str, to: &std::path::Path) -> std::result::Result<(
     println!("Backed up to {}.", to.display());
     Ok(())
 }
+
+/// Keeps the yearly summaries of `first..=last` (`party-records summaries`): sets the window
+/// and computes every summary row again from the records, in one transaction. For a database
+/// that held members before summaries existed (its window is empty until then), or to keep
+/// other years: reports of years outside the window are counted from the records.
+pub fn summaries(database_url: &str, first: i32, last: i32) -> std::result::Result<(), String> {
+    if first > last {
+        return Err(format!("--from {first} is after --to {last}"));
+    }
+    let mut conn = open(database_url)?;
+    let started = std::time::Instant::now();
+    crate::store::summaries::rebuild(&mut conn, first, last)
+        .map_err(|e| format!("the summaries could not be built: {e}"))?;
+    println!(
+        "Summaries of {first}–{last} built from the records in {:.1} s.",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}

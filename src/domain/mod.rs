@@ -11,6 +11,7 @@ pub mod insignia;
 pub mod member;
 pub mod organization;
 pub mod rating;
+pub mod summary;
 pub mod text;
 
 use std::fmt;

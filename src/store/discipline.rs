@@ -392,51 +392,53 @@ fn expulsion_effects(conn: &mut DbConn, member: &MemberRow, on: NaiveDate) -> Re
 /// with the exemption, temporary activity and positions that the expulsion ended; no gap
 /// (wrongful expulsion: "tuổi đảng được tính liên tục"); insignia restored.
 fn reinstate(conn: &mut DbConn, member_id: i64, expelled_on: NaiveDate, by: &str) -> Result<()> {
-    diesel::update(members::table.find(member_id))
-        .set((
-            members::left_on.eq(None::<NaiveDate>),
-            members::leave_reason.eq(None::<String>),
-            members::version.eq(members::version + 1),
-            members::updated_at.eq(crate::time::now()),
-        ))
+    crate::store::summaries::tracking(conn, member_id, |conn| {
+        diesel::update(members::table.find(member_id))
+            .set((
+                members::left_on.eq(None::<NaiveDate>),
+                members::leave_reason.eq(None::<String>),
+                members::version.eq(members::version + 1),
+                members::updated_at.eq(crate::time::now()),
+            ))
+            .execute(conn)?;
+        diesel::update(
+            memberships::table
+                .filter(memberships::member_id.eq(member_id))
+                .filter(memberships::valid_to.eq(expelled_on)),
+        )
+        .set(memberships::valid_to.eq(None::<NaiveDate>))
         .execute(conn)?;
-    diesel::update(
-        memberships::table
-            .filter(memberships::member_id.eq(member_id))
-            .filter(memberships::valid_to.eq(expelled_on)),
-    )
-    .set(memberships::valid_to.eq(None::<NaiveDate>))
-    .execute(conn)?;
-    diesel::update(
-        exemptions::table
-            .filter(exemptions::member_id.eq(member_id))
-            .filter(exemptions::ends_on.eq(expelled_on)),
-    )
-    .set(exemptions::ends_on.eq(None::<NaiveDate>))
-    .execute(conn)?;
-    reopen_positions(conn, member_id, expelled_on)?;
-    diesel::delete(
-        gaps::table
-            .filter(gaps::member_id.eq(member_id))
-            .filter(gaps::reason.eq("expelled"))
-            .filter(gaps::starts_on.eq(expelled_on)),
-    )
-    .execute(conn)?;
-    diesel::update(
-        awards::table
-            .filter(awards::member_id.eq(member_id))
-            .filter(awards::revoked_on.eq(expelled_on)),
-    )
-    .set(awards::revoked_on.eq(None::<NaiveDate>))
-    .execute(conn)?;
-    member_store::record(
-        conn,
-        member_id,
-        expelled_on,
-        "reinstated",
-        serde_json::json!({}),
-        by,
-    )
+        diesel::update(
+            exemptions::table
+                .filter(exemptions::member_id.eq(member_id))
+                .filter(exemptions::ends_on.eq(expelled_on)),
+        )
+        .set(exemptions::ends_on.eq(None::<NaiveDate>))
+        .execute(conn)?;
+        reopen_positions(conn, member_id, expelled_on)?;
+        diesel::delete(
+            gaps::table
+                .filter(gaps::member_id.eq(member_id))
+                .filter(gaps::reason.eq("expelled"))
+                .filter(gaps::starts_on.eq(expelled_on)),
+        )
+        .execute(conn)?;
+        diesel::update(
+            awards::table
+                .filter(awards::member_id.eq(member_id))
+                .filter(awards::revoked_on.eq(expelled_on)),
+        )
+        .set(awards::revoked_on.eq(None::<NaiveDate>))
+        .execute(conn)?;
+        member_store::record(
+            conn,
+            member_id,
+            expelled_on,
+            "reinstated",
+            serde_json::json!({}),
+            by,
+        )
+    })
 }
 
 fn reopen_positions(conn: &mut DbConn, member_id: i64, ended_on: NaiveDate) -> Result<()> {

@@ -26,6 +26,7 @@ pub mod members;
 pub mod organizations;
 pub mod ratings;
 pub mod stats;
+pub mod summaries;
 pub mod targets;
 pub mod users;
 

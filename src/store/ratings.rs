@@ -23,6 +23,7 @@ use crate::domain::RuleViolation;
 use crate::error::{Error, FieldError, Result};
 use crate::store::members::{find_visible as find_member, MemberRow};
 use crate::store::organizations::{find_visible as find_org, OrgRow};
+use crate::store::summaries;
 use crate::store::{check_version, decode_cursor, far_future, Page};
 
 /// A soft-rule warning: recorded, shown, never blocking.
@@ -473,7 +474,7 @@ fn insert_member_rating(
             mr::updated_at.eq(now),
         ))
         .execute(conn)?;
-    Ok(())
+    summaries::ratings_changed(conn, &[(member.id, year, None, input.level)])
 }
 
 #[derive(Insertable)]
@@ -584,6 +585,13 @@ pub fn create_member_ratings_many(
         }
         if !rows.is_empty() {
             crate::bulk_insert!(conn, mr::table, &rows)?;
+            let changes: Vec<summaries::RatingChange> = items
+                .iter()
+                .zip(&results)
+                .filter(|(_, result)| result.is_ok())
+                .map(|((member, year, input), _)| (member.id, *year, None, input.level))
+                .collect();
+            summaries::ratings_changed(conn, &changes)?;
         }
         Ok(results)
     })
@@ -717,6 +725,7 @@ pub fn update_member_rating(
             mr::updated_at.eq(crate::time::now()),
         ))
         .execute(conn)?;
+        summaries::ratings_changed(conn, &[(member.id, year, Some(current.level), input.level)])?;
         let mut rating = load_member_rating(conn, member.id, year)?.expect("just written");
         rating.warnings = member_quota(conn, member.id, year)?;
         Ok(rating)

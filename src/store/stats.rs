@@ -166,9 +166,86 @@ impl MemberFigures {
     }
 }
 
-/// The member pass: the subtree's official memberships (through the organisation index), each
-/// joined once to its member and its rating of `rating_year`.
+/// The member figures of the subtree: the roll on day `a` with its ratings of `rating_year`,
+/// the roll on day `b`, and the admissions of `year`. When both days are year ends kept in
+/// the summaries (`store::summaries`), they are summed from the organisations' summary rows;
+/// otherwise counted from the records. Both ways count the same things (`domain::summary`;
+/// tests/api/summaries.rs holds them equal).
 fn member_figures(
+    conn: &mut DbConn,
+    root: i64,
+    a: NaiveDate,
+    rating_year: i32,
+    b: NaiveDate,
+    year: i32,
+) -> Result<MemberFigures> {
+    let window = crate::store::summaries::window(conn)?;
+    let summarised = |day: NaiveDate, y: i32| day == year_end(y) && window.contains(y);
+    if summarised(a, rating_year) && summarised(b, year) {
+        summary_figures(conn, root, rating_year, year)
+    } else {
+        record_figures(conn, root, a, rating_year, b, year)
+    }
+}
+
+/// The member figures of two year ends from the summary rows of the organisations under the
+/// root on those days, and the admissions of `year` from those of the organisations under
+/// it on the day the first membership began.
+fn summary_figures(
+    conn: &mut DbConn,
+    root: i64,
+    rating_year: i32,
+    year: i32,
+) -> Result<MemberFigures> {
+    let on_a = |column: &str| {
+        format!(
+            "CAST(COALESCE(sum(CASE WHEN y.year = $3 AND s.in_a = 1 THEN y.{column} END), 0) AS BIGINT) AS {}",
+            match column {
+                "members" => "total_a",
+                "probationary" => "probationary_a",
+                "exempt" => "exempt_a",
+                other => other,
+            }
+        )
+    };
+    let columns: Vec<String> = [
+        "members",
+        "probationary",
+        "exempt",
+        "excellent",
+        "good",
+        "completed",
+        "not_completed",
+        "rated_exempt",
+    ]
+    .into_iter()
+    .map(on_a)
+    .collect();
+    let sql = format!(
+        "WITH {}, \
+         admitted AS (SELECT CAST(COALESCE(sum(a.admitted), 0) AS BIGINT) AS n FROM admission_summaries a \
+           WHERE a.year = $5 AND a.organization_id IN (SELECT id FROM sub) \
+           AND EXISTS (SELECT 1 FROM organization_tree t WHERE t.ancestor_id = $1 AND t.descendant_id = a.organization_id \
+             AND t.valid_from <= a.since AND (t.valid_to IS NULL OR t.valid_to > a.since))) \
+         SELECT {}, \
+           CAST(COALESCE(sum(CASE WHEN y.year = $5 AND s.in_b = 1 THEN y.members END), 0) AS BIGINT) AS total_b, \
+           (SELECT n FROM admitted) AS admitted \
+         FROM sub s JOIN member_year_summaries y ON y.organization_id = s.id AND (y.year = $3 OR y.year = $5)",
+        subtree_cte("$2", "$4"),
+        columns.join(", ")
+    );
+    Ok(crate::db::sql_query(conn, &sql)
+        .bind::<BigInt, _>(root)
+        .bind::<Date, _>(year_end(rating_year))
+        .bind::<Integer, _>(rating_year)
+        .bind::<Date, _>(year_end(year))
+        .bind::<Integer, _>(year)
+        .get_result(conn)?)
+}
+
+/// The member pass over the records: the subtree's official memberships (through the
+/// organisation index), each joined once to its member and its rating of `rating_year`.
+fn record_figures(
     conn: &mut DbConn,
     root: i64,
     a: NaiveDate,

@@ -22,4 +22,5 @@ mod outage;
 mod rules_doc;
 mod schema;
 mod stats;
+mod summaries;
 mod users;

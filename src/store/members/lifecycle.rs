@@ -406,6 +406,26 @@ fn insert_admitted(conn: &mut DbConn, chunk: &[(usize, Admitted)], by: &str) -> 
     if !exempt.is_empty() {
         crate::bulk_insert!(conn, exemptions::table, &exempt)?;
     }
+    let facts: Vec<MemberFacts> = chunk
+        .iter()
+        .map(|(_, a)| MemberFacts {
+            admitted_on: a.new.admitted_on,
+            official_on: a.official_on,
+            spans: vec![summary::Span {
+                organization_id: a.org.0,
+                from: a.since,
+                to: a.left.map(|(_, on)| on),
+            }],
+            exemptions: a
+                .new
+                .exempt_since
+                .map(|from| (from, a.left.map(|(_, on)| on)))
+                .into_iter()
+                .collect(),
+            ratings: Vec::new(),
+        })
+        .collect();
+    crate::store::summaries::admitted(conn, &facts)?;
     let mut history: Vec<EventInsert> = Vec::new();
     let event =
         |member_id: i64, occurred_on: NaiveDate, kind: &'static str, details: Value| EventInsert {
@@ -471,83 +491,90 @@ pub fn update(
     crate::db::write_transaction(conn, |conn| {
         let row = find_visible(conn, vis, profile_number)?;
         crate::db::lock_row(conn, "members", row.id)?;
-        // Read again under the lock: on PostgreSQL a concurrent update may have committed
-        // between the first read and the lock, and its version must be the one compared.
-        let row = members::table
-            .find(row.id)
-            .select(MemberRow::as_select())
-            .first(conn)?;
-        check_version(expected_version, row.version)?;
-        let card_number = patch.card_number.clone().unwrap_or(row.card_number.clone());
-        check_card_free(conn, &card_number, Some(row.id))?;
-        let full_name = patch.full_name.clone().unwrap_or(row.full_name.clone());
-        let born_on = patch.born_on.unwrap_or(row.born_on);
-        let admitted_on = patch.admitted_on.unwrap_or(row.admitted_on);
-        let ceremony_on = patch.ceremony_on.unwrap_or(row.ceremony_on);
-        rules::check_dates(born_on, admitted_on, ceremony_on)?;
-        if patch.born_on.is_some() || patch.admitted_on.is_some() {
-            rules::check_admission_age(born_on, admitted_on, patch.override_reason.is_some())?;
-        }
-        // A full member's official date follows the ceremony: it is derived, never typed.
-        let official_on = match (row.official_on, patch.ceremony_on) {
-            (Some(_), Some(new_ceremony)) => Some(rules::check_recognition(
-                new_ceremony,
-                false,
-                None,
-                crate::time::today(),
-            )?),
-            (official, _) => official,
-        };
-        if admitted_on != row.admitted_on {
-            let changed_row = MemberRow {
-                admitted_on,
-                ..row.clone()
+        crate::store::summaries::tracking(conn, row.id, |conn| {
+            // Read again under the lock: on PostgreSQL a concurrent update may have committed
+            // between the first read and the lock, and its version must be the one compared.
+            let row = members::table
+                .find(row.id)
+                .select(MemberRow::as_select())
+                .first(conn)?;
+            check_version(expected_version, row.version)?;
+            let card_number = patch.card_number.clone().unwrap_or(row.card_number.clone());
+            check_card_free(conn, &card_number, Some(row.id))?;
+            let full_name = patch.full_name.clone().unwrap_or(row.full_name.clone());
+            let born_on = patch.born_on.unwrap_or(row.born_on);
+            let admitted_on = patch.admitted_on.unwrap_or(row.admitted_on);
+            let ceremony_on = patch.ceremony_on.unwrap_or(row.ceremony_on);
+            rules::check_dates(born_on, admitted_on, ceremony_on)?;
+            if patch.born_on.is_some() || patch.admitted_on.is_some() {
+                rules::check_admission_age(born_on, admitted_on, patch.override_reason.is_some())?;
+            }
+            // A full member's official date follows the ceremony: it is derived, never typed.
+            let official_on = match (row.official_on, patch.ceremony_on) {
+                (Some(_), Some(new_ceremony)) => Some(rules::check_recognition(
+                    new_ceremony,
+                    false,
+                    None,
+                    crate::time::today(),
+                )?),
+                (official, _) => official,
             };
-            let from = admitted_on.min(row.admitted_on).year();
-            crate::store::ratings::recheck_member_ratings(conn, &changed_row, from, "admitted_on")?;
-        }
-        let changed: Vec<&str> = [
-            ("card_number", patch.card_number.is_some()),
-            ("full_name", patch.full_name.is_some()),
-            ("gender", patch.gender.is_some()),
-            ("born_on", patch.born_on.is_some()),
-            ("ethnicity", patch.ethnicity.is_some()),
-            ("religion", patch.religion.is_some()),
-            ("national_id", patch.national_id.is_some()),
-            ("admitted_on", patch.admitted_on.is_some()),
-            ("ceremony_on", patch.ceremony_on.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(name, set)| set.then_some(name))
-        .collect();
-        diesel::update(members::table.find(row.id))
-            .set((
-                members::card_number.eq(&card_number),
-                members::search_name.eq(text::search_key(&full_name)),
-                members::sort_key.eq(text::vietnamese_name_key(&full_name)),
-                members::full_name.eq(&full_name),
-                members::gender.eq(patch.gender.map(Gender::as_str).unwrap_or(&row.gender)),
-                members::born_on.eq(born_on),
-                members::ethnicity.eq(patch.ethnicity.unwrap_or(row.ethnicity)),
-                members::religion.eq(patch.religion.unwrap_or(row.religion)),
-                members::national_id.eq(patch.national_id.unwrap_or(row.national_id)),
-                members::admitted_on.eq(admitted_on),
-                members::ceremony_on.eq(ceremony_on),
-                members::official_on.eq(official_on),
-                members::version.eq(row.version + 1),
-                members::updated_at.eq(crate::time::now()),
-            ))
-            .execute(conn)?;
-        // Personal values stay out of the history: it names the fields that changed.
-        record(
-            conn,
-            row.id,
-            crate::time::today(),
-            "updated",
-            json!({"fields": changed, "override_reason": patch.override_reason}),
-            by,
-        )?;
-        reload(conn, row.id)
+            if admitted_on != row.admitted_on {
+                let changed_row = MemberRow {
+                    admitted_on,
+                    ..row.clone()
+                };
+                let from = admitted_on.min(row.admitted_on).year();
+                crate::store::ratings::recheck_member_ratings(
+                    conn,
+                    &changed_row,
+                    from,
+                    "admitted_on",
+                )?;
+            }
+            let changed: Vec<&str> = [
+                ("card_number", patch.card_number.is_some()),
+                ("full_name", patch.full_name.is_some()),
+                ("gender", patch.gender.is_some()),
+                ("born_on", patch.born_on.is_some()),
+                ("ethnicity", patch.ethnicity.is_some()),
+                ("religion", patch.religion.is_some()),
+                ("national_id", patch.national_id.is_some()),
+                ("admitted_on", patch.admitted_on.is_some()),
+                ("ceremony_on", patch.ceremony_on.is_some()),
+            ]
+            .into_iter()
+            .filter_map(|(name, set)| set.then_some(name))
+            .collect();
+            diesel::update(members::table.find(row.id))
+                .set((
+                    members::card_number.eq(&card_number),
+                    members::search_name.eq(text::search_key(&full_name)),
+                    members::sort_key.eq(text::vietnamese_name_key(&full_name)),
+                    members::full_name.eq(&full_name),
+                    members::gender.eq(patch.gender.map(Gender::as_str).unwrap_or(&row.gender)),
+                    members::born_on.eq(born_on),
+                    members::ethnicity.eq(patch.ethnicity.unwrap_or(row.ethnicity)),
+                    members::religion.eq(patch.religion.unwrap_or(row.religion)),
+                    members::national_id.eq(patch.national_id.unwrap_or(row.national_id)),
+                    members::admitted_on.eq(admitted_on),
+                    members::ceremony_on.eq(ceremony_on),
+                    members::official_on.eq(official_on),
+                    members::version.eq(row.version + 1),
+                    members::updated_at.eq(crate::time::now()),
+                ))
+                .execute(conn)?;
+            // Personal values stay out of the history: it names the fields that changed.
+            record(
+                conn,
+                row.id,
+                crate::time::today(),
+                "updated",
+                json!({"fields": changed, "override_reason": patch.override_reason}),
+                by,
+            )?;
+            reload(conn, row.id)
+        })
     })
 }
 
@@ -562,26 +589,28 @@ pub fn recognise(
     crate::db::write_transaction(conn, |conn| {
         let row = find_visible(conn, vis, profile_number)?;
         crate::db::lock_row(conn, "members", row.id)?;
-        let official = rules::check_recognition(
-            row.ceremony_on,
-            row.official_on.is_some(),
-            requested,
-            crate::time::today(),
-        )?;
-        rules::check_on_roll(row.left_on, official, "official_on")?;
-        diesel::update(members::table.find(row.id))
-            .set(members::official_on.eq(Some(official)))
-            .execute(conn)?;
-        bump(conn, row.id)?;
-        record(
-            conn,
-            row.id,
-            official,
-            "recognised",
-            json!({"official_on": official}),
-            by,
-        )?;
-        reload(conn, row.id)
+        crate::store::summaries::tracking(conn, row.id, |conn| {
+            let official = rules::check_recognition(
+                row.ceremony_on,
+                row.official_on.is_some(),
+                requested,
+                crate::time::today(),
+            )?;
+            rules::check_on_roll(row.left_on, official, "official_on")?;
+            diesel::update(members::table.find(row.id))
+                .set(members::official_on.eq(Some(official)))
+                .execute(conn)?;
+            bump(conn, row.id)?;
+            record(
+                conn,
+                row.id,
+                official,
+                "recognised",
+                json!({"official_on": official}),
+                by,
+            )?;
+            reload(conn, row.id)
+        })
     })
 }
 
@@ -631,102 +660,104 @@ pub fn transfer(
     crate::db::write_transaction(conn, |conn| {
         let row = find_visible(conn, vis, profile_number)?;
         crate::db::lock_row(conn, "members", row.id)?;
-        rules::check_after_admission(row.admitted_on, on, "on")?;
-        rules::check_on_roll(row.left_on, on, "on")?;
-        rules::check_period(on, until, "until")?;
-        let org = branch_for(conn, vis, &organization_code, on, "organization_code")?;
-        match kind {
-            MembershipKind::Official => {
-                if until.is_some() {
-                    return Err(Error::invalid(
+        crate::store::summaries::tracking(conn, row.id, |conn| {
+            rules::check_after_admission(row.admitted_on, on, "on")?;
+            rules::check_on_roll(row.left_on, on, "on")?;
+            rules::check_period(on, until, "until")?;
+            let org = branch_for(conn, vis, &organization_code, on, "organization_code")?;
+            match kind {
+                MembershipKind::Official => {
+                    if until.is_some() {
+                        return Err(Error::invalid(
                         "until",
                         "member.official_transfer_has_no_end",
                         "An official transfer lasts until the next one; only temporary activity has an end.",
                     ));
-                }
-                // For a member who has left, a transfer dated before the departure (history
-                // entered late, or imported after the register row) splits the last
-                // membership, which ended with the departure.
-                let current = match row.left_on {
-                    None => open_membership(conn, row.id, MembershipKind::Official)?,
-                    Some(left) => memberships::table
-                        .filter(memberships::member_id.eq(row.id))
-                        .filter(memberships::kind.eq(MembershipKind::Official.as_str()))
-                        .filter(memberships::valid_to.eq(left))
-                        .select((
-                            memberships::id,
-                            memberships::organization_id,
-                            memberships::valid_from,
-                        ))
-                        .first(conn)
-                        .optional()?,
-                };
-                let (current_id, current_org, current_from) = current.ok_or_else(|| {
-                    Error::invalid(
-                        "on",
-                        "member.left_the_roll",
-                        "The member has no current membership.",
-                    )
-                })?;
-                if current_org == org.id {
-                    return Err(Error::invalid(
-                        "organization_code",
-                        "member.same_organization",
-                        format!("The member is active in {} already.", org.code),
-                    ));
-                }
-                rules::check_transfer_date(current_from, on)?;
-                diesel::update(memberships::table.find(current_id))
-                    .set(memberships::valid_to.eq(Some(on)))
-                    .execute(conn)?;
-                diesel::update(members::table.find(row.id))
-                    .set(members::organization_id.eq(org.id))
-                    .execute(conn)?;
-            }
-            MembershipKind::Temporary => {
-                if let Some((open_id, _, open_from)) =
-                    open_membership(conn, row.id, MembershipKind::Temporary)?
-                {
-                    if on <= open_from {
+                    }
+                    // For a member who has left, a transfer dated before the departure (history
+                    // entered late, or imported after the register row) splits the last
+                    // membership, which ended with the departure.
+                    let current = match row.left_on {
+                        None => open_membership(conn, row.id, MembershipKind::Official)?,
+                        Some(left) => memberships::table
+                            .filter(memberships::member_id.eq(row.id))
+                            .filter(memberships::kind.eq(MembershipKind::Official.as_str()))
+                            .filter(memberships::valid_to.eq(left))
+                            .select((
+                                memberships::id,
+                                memberships::organization_id,
+                                memberships::valid_from,
+                            ))
+                            .first(conn)
+                            .optional()?,
+                    };
+                    let (current_id, current_org, current_from) = current.ok_or_else(|| {
+                        Error::invalid(
+                            "on",
+                            "member.left_the_roll",
+                            "The member has no current membership.",
+                        )
+                    })?;
+                    if current_org == org.id {
                         return Err(Error::invalid(
+                            "organization_code",
+                            "member.same_organization",
+                            format!("The member is active in {} already.", org.code),
+                        ));
+                    }
+                    rules::check_transfer_date(current_from, on)?;
+                    diesel::update(memberships::table.find(current_id))
+                        .set(memberships::valid_to.eq(Some(on)))
+                        .execute(conn)?;
+                    diesel::update(members::table.find(row.id))
+                        .set(members::organization_id.eq(org.id))
+                        .execute(conn)?;
+                }
+                MembershipKind::Temporary => {
+                    if let Some((open_id, _, open_from)) =
+                        open_membership(conn, row.id, MembershipKind::Temporary)?
+                    {
+                        if on <= open_from {
+                            return Err(Error::invalid(
                             "on",
                             "member.overlapping_membership",
                             format!("Temporary activity since {open_from} is open; a new one must start after it."),
                         ));
+                        }
+                        diesel::update(memberships::table.find(open_id))
+                            .set(memberships::valid_to.eq(Some(on)))
+                            .execute(conn)?;
                     }
-                    diesel::update(memberships::table.find(open_id))
-                        .set(memberships::valid_to.eq(Some(on)))
-                        .execute(conn)?;
                 }
             }
-        }
-        let valid_to = match kind {
-            MembershipKind::Official => row.left_on,
-            MembershipKind::Temporary => until.or(row.left_on),
-        };
-        diesel::insert_into(memberships::table)
-            .values((
-                memberships::member_id.eq(row.id),
-                memberships::organization_id.eq(org.id),
-                memberships::kind.eq(kind.as_str()),
-                memberships::valid_from.eq(on),
-                memberships::valid_to.eq(valid_to),
-            ))
-            .execute(conn)?;
-        bump(conn, row.id)?;
-        let event = match kind {
-            MembershipKind::Official => "transferred",
-            MembershipKind::Temporary => "temporary_activity",
-        };
-        record(
-            conn,
-            row.id,
-            on,
-            event,
-            json!({"organization_code": org.code, "until": until}),
-            by,
-        )?;
-        reload(conn, row.id)
+            let valid_to = match kind {
+                MembershipKind::Official => row.left_on,
+                MembershipKind::Temporary => until.or(row.left_on),
+            };
+            diesel::insert_into(memberships::table)
+                .values((
+                    memberships::member_id.eq(row.id),
+                    memberships::organization_id.eq(org.id),
+                    memberships::kind.eq(kind.as_str()),
+                    memberships::valid_from.eq(on),
+                    memberships::valid_to.eq(valid_to),
+                ))
+                .execute(conn)?;
+            bump(conn, row.id)?;
+            let event = match kind {
+                MembershipKind::Official => "transferred",
+                MembershipKind::Temporary => "temporary_activity",
+            };
+            record(
+                conn,
+                row.id,
+                on,
+                event,
+                json!({"organization_code": org.code, "until": until}),
+                by,
+            )?;
+            reload(conn, row.id)
+        })
     })
 }
 
@@ -750,31 +781,38 @@ pub fn exempt(
     crate::db::write_transaction(conn, |conn| {
         let row = find_visible(conn, vis, profile_number)?;
         crate::db::lock_row(conn, "members", row.id)?;
-        rules::check_after_admission(row.admitted_on, starts_on, "starts_on")?;
-        rules::check_on_roll(row.left_on, starts_on, "starts_on")?;
-        let existing: Vec<Period> = periods(conn, row.id)?
-            .into_iter()
-            .map(|p| (p.1, p.2))
-            .collect();
-        rules::check_no_overlap((starts_on, None), &existing, "starts_on")?;
-        diesel::insert_into(exemptions::table)
-            .values((
-                exemptions::member_id.eq(row.id),
-                exemptions::starts_on.eq(starts_on),
-                exemptions::reason.eq(&reason),
-            ))
-            .execute(conn)?;
-        crate::store::ratings::recheck_member_ratings(conn, &row, starts_on.year(), "starts_on")?;
-        bump(conn, row.id)?;
-        record(
-            conn,
-            row.id,
-            starts_on,
-            "exempted",
-            json!({"reason": reason}),
-            by,
-        )?;
-        reload(conn, row.id)
+        crate::store::summaries::tracking(conn, row.id, |conn| {
+            rules::check_after_admission(row.admitted_on, starts_on, "starts_on")?;
+            rules::check_on_roll(row.left_on, starts_on, "starts_on")?;
+            let existing: Vec<Period> = periods(conn, row.id)?
+                .into_iter()
+                .map(|p| (p.1, p.2))
+                .collect();
+            rules::check_no_overlap((starts_on, None), &existing, "starts_on")?;
+            diesel::insert_into(exemptions::table)
+                .values((
+                    exemptions::member_id.eq(row.id),
+                    exemptions::starts_on.eq(starts_on),
+                    exemptions::reason.eq(&reason),
+                ))
+                .execute(conn)?;
+            crate::store::ratings::recheck_member_ratings(
+                conn,
+                &row,
+                starts_on.year(),
+                "starts_on",
+            )?;
+            bump(conn, row.id)?;
+            record(
+                conn,
+                row.id,
+                starts_on,
+                "exempted",
+                json!({"reason": reason}),
+                by,
+            )?;
+            reload(conn, row.id)
+        })
     })
 }
 
@@ -788,28 +826,30 @@ pub fn end_exemption(
     crate::db::write_transaction(conn, |conn| {
         let row = find_visible(conn, vis, profile_number)?;
         crate::db::lock_row(conn, "members", row.id)?;
-        let open = periods(conn, row.id)?.into_iter().find(|p| p.2.is_none());
-        let (id, from, _) = open.ok_or_else(|| {
-            Error::invalid(
-                "on",
-                "member.not_exempt",
-                "The member has no open exemption to end.",
-            )
-        })?;
-        rules::check_period(from, Some(on), "on")?;
-        diesel::update(exemptions::table.find(id))
-            .set(exemptions::ends_on.eq(Some(on)))
-            .execute(conn)?;
-        bump(conn, row.id)?;
-        record(
-            conn,
-            row.id,
-            on,
-            "exemption_ended",
-            json!({"exempt_since": from}),
-            by,
-        )?;
-        reload(conn, row.id)
+        crate::store::summaries::tracking(conn, row.id, |conn| {
+            let open = periods(conn, row.id)?.into_iter().find(|p| p.2.is_none());
+            let (id, from, _) = open.ok_or_else(|| {
+                Error::invalid(
+                    "on",
+                    "member.not_exempt",
+                    "The member has no open exemption to end.",
+                )
+            })?;
+            rules::check_period(from, Some(on), "on")?;
+            diesel::update(exemptions::table.find(id))
+                .set(exemptions::ends_on.eq(Some(on)))
+                .execute(conn)?;
+            bump(conn, row.id)?;
+            record(
+                conn,
+                row.id,
+                on,
+                "exemption_ended",
+                json!({"exempt_since": from}),
+                by,
+            )?;
+            reload(conn, row.id)
+        })
     })
 }
 
@@ -847,40 +887,42 @@ pub fn leave_roll(
         .select(diesel::dsl::max(memberships::valid_from))
         .first(conn)?;
     rules::check_leaves_after_membership(last_from, on, "on")?;
-    diesel::update(
-        memberships::table
-            .filter(memberships::member_id.eq(row.id))
-            .filter(
-                memberships::valid_to
-                    .is_null()
-                    .or(memberships::valid_to.gt(on)),
-            ),
-    )
-    .set(memberships::valid_to.eq(Some(on)))
-    .execute(conn)?;
-    diesel::update(
-        exemptions::table
-            .filter(exemptions::member_id.eq(row.id))
-            .filter(exemptions::ends_on.is_null()),
-    )
-    .set(exemptions::ends_on.eq(Some(on)))
-    .execute(conn)?;
-    diesel::update(
-        positions::table
-            .filter(positions::member_id.eq(row.id))
-            .filter(positions::ends_on.is_null())
-            .filter(positions::starts_on.lt(on)),
-    )
-    .set(positions::ends_on.eq(Some(on)))
-    .execute(conn)?;
-    diesel::update(members::table.find(row.id))
-        .set((
-            members::left_on.eq(Some(on)),
-            members::leave_reason.eq(Some(reason.as_str())),
-        ))
+    crate::store::summaries::tracking(conn, row.id, |conn| {
+        diesel::update(
+            memberships::table
+                .filter(memberships::member_id.eq(row.id))
+                .filter(
+                    memberships::valid_to
+                        .is_null()
+                        .or(memberships::valid_to.gt(on)),
+                ),
+        )
+        .set(memberships::valid_to.eq(Some(on)))
         .execute(conn)?;
-    bump(conn, row.id)?;
-    record(conn, row.id, on, "left", json!({"reason": reason}), by)
+        diesel::update(
+            exemptions::table
+                .filter(exemptions::member_id.eq(row.id))
+                .filter(exemptions::ends_on.is_null()),
+        )
+        .set(exemptions::ends_on.eq(Some(on)))
+        .execute(conn)?;
+        diesel::update(
+            positions::table
+                .filter(positions::member_id.eq(row.id))
+                .filter(positions::ends_on.is_null())
+                .filter(positions::starts_on.lt(on)),
+        )
+        .set(positions::ends_on.eq(Some(on)))
+        .execute(conn)?;
+        diesel::update(members::table.find(row.id))
+            .set((
+                members::left_on.eq(Some(on)),
+                members::leave_reason.eq(Some(reason.as_str())),
+            ))
+            .execute(conn)?;
+        bump(conn, row.id)?;
+        record(conn, row.id, on, "left", json!({"reason": reason}), by)
+    })
 }
 
 pub fn leave(

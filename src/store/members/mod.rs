@@ -24,6 +24,7 @@ use crate::db::{DbConn, MultiBackend};
 use crate::domain::member::{
     self as rules, GapReason, Gender, LeaveReason, MembershipKind, PartyAge,
 };
+use crate::domain::summary::{self, MemberFacts};
 use crate::domain::text;
 use crate::error::{Error, Result};
 use crate::store::organizations::{find_visible as find_org, OrgRow};

@@ -1,0 +1,266 @@
+//! Keeps the yearly summaries (`member_year_summaries`, `admission_summaries`) exact: every
+//! write that changes what a member contributes (`domain::summary::Tally::add_member`) adds
+//! the change in its own transaction. Member writes go through [`tracking`] (the member's
+//! tally before and after); new members through [`admitted`]; ratings through
+//! [`ratings_changed`], which needs only the members' memberships.
+//!
+//! Changes are applied in key order, so two PostgreSQL transactions that touch the same
+//! organisation-years lock their rows in the same order and never deadlock on them; the
+//! increments commute, so concurrent writers need nothing else.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use diesel::sql_types::Integer;
+
+use crate::db::schema::{
+    member_exemptions as exemptions, member_ratings as mr, members, memberships,
+};
+use crate::db::DbConn;
+use crate::domain::member::MembershipKind;
+use crate::domain::rating::Level;
+use crate::domain::summary::{MemberFacts, Span, Tally, Window};
+use crate::error::Result;
+
+#[derive(QueryableByName)]
+struct WindowRow {
+    #[diesel(sql_type = Integer)]
+    first_year: i32,
+    #[diesel(sql_type = Integer)]
+    last_year: i32,
+}
+
+/// The years the summaries keep.
+pub fn window(conn: &mut DbConn) -> Result<Window> {
+    let row: WindowRow = crate::db::sql_query(
+        conn,
+        "SELECT first_year, last_year FROM summary_window WHERE id = 1",
+    )
+    .get_result(conn)?;
+    Ok(Window {
+        first: row.first_year,
+        last: row.last_year,
+    })
+}
+
+/// Ids per statement: far below either engine's limit of bound parameters.
+const CHUNK: usize = 1000;
+
+/// The official memberships of `ids`.
+fn spans_of(conn: &mut DbConn, ids: &[i64]) -> Result<HashMap<i64, Vec<Span>>> {
+    let mut spans: HashMap<i64, Vec<Span>> = HashMap::new();
+    for part in ids.chunks(CHUNK) {
+        let rows: Vec<(i64, i64, NaiveDate, Option<NaiveDate>)> = memberships::table
+            .filter(memberships::member_id.eq_any(part))
+            .filter(memberships::kind.eq(MembershipKind::Official.as_str()))
+            .select((
+                memberships::member_id,
+                memberships::organization_id,
+                memberships::valid_from,
+                memberships::valid_to,
+            ))
+            .load(conn)?;
+        for (member, organization_id, from, to) in rows {
+            spans.entry(member).or_default().push(Span {
+                organization_id,
+                from,
+                to,
+            });
+        }
+    }
+    Ok(spans)
+}
+
+/// Everything the summaries depend on of `ids` (members that exist), with their ratings of
+/// the window's years.
+fn facts_of(conn: &mut DbConn, ids: &[i64], window: Window) -> Result<Vec<MemberFacts>> {
+    let mut spans = spans_of(conn, ids)?;
+    let mut facts = Vec::with_capacity(ids.len());
+    for part in ids.chunks(CHUNK) {
+        let rows: Vec<(i64, NaiveDate, Option<NaiveDate>)> = members::table
+            .filter(members::id.eq_any(part))
+            .select((members::id, members::admitted_on, members::official_on))
+            .load(conn)?;
+        let mut exempt: HashMap<i64, Vec<(NaiveDate, Option<NaiveDate>)>> = HashMap::new();
+        for (id, from, to) in exemptions::table
+            .filter(exemptions::member_id.eq_any(part))
+            .select((
+                exemptions::member_id,
+                exemptions::starts_on,
+                exemptions::ends_on,
+            ))
+            .load::<(i64, NaiveDate, Option<NaiveDate>)>(conn)?
+        {
+            exempt.entry(id).or_default().push((from, to));
+        }
+        let mut ratings: HashMap<i64, Vec<(i32, Level)>> = HashMap::new();
+        for (id, year, level) in mr::table
+            .filter(mr::member_id.eq_any(part))
+            .filter(mr::year.between(window.first, window.last))
+            .select((mr::member_id, mr::year, mr::level))
+            .load::<(i64, i32, String)>(conn)?
+        {
+            if let Some(level) = Level::parse(&level) {
+                ratings.entry(id).or_default().push((year, level));
+            }
+        }
+        for (id, admitted_on, official_on) in rows {
+            facts.push(MemberFacts {
+                admitted_on,
+                official_on,
+                spans: spans.remove(&id).unwrap_or_default(),
+                exemptions: exempt.remove(&id).unwrap_or_default(),
+                ratings: ratings.remove(&id).unwrap_or_default(),
+            });
+        }
+    }
+    Ok(facts)
+}
+
+/// What `ids` contribute to the summaries as the records stand.
+fn tally_of(conn: &mut DbConn, ids: &[i64], window: Window) -> Result<Tally> {
+    let mut tally = Tally::default();
+    for facts in facts_of(conn, ids, window)? {
+        tally.add_member(&facts, window);
+    }
+    Ok(tally)
+}
+
+/// Runs `write`, which changes member `id`'s memberships, dates, exemptions or ratings, and
+/// adds the change of the member's contribution to the summaries, in the caller's transaction.
+pub fn tracking<T>(
+    conn: &mut DbConn,
+    id: i64,
+    write: impl FnOnce(&mut DbConn) -> Result<T>,
+) -> Result<T> {
+    let window = window(conn)?;
+    if window.is_empty() {
+        return write(conn);
+    }
+    let before = tally_of(conn, &[id], window)?;
+    let out = write(conn)?;
+    let after = tally_of(conn, &[id], window)?;
+    apply(conn, &Tally::change(&before, &after))?;
+    Ok(out)
+}
+
+/// Adds what new members contribute; `facts` are what was just written of them.
+pub fn admitted(conn: &mut DbConn, facts: &[MemberFacts]) -> Result<()> {
+    let window = window(conn)?;
+    let mut tally = Tally::default();
+    for f in facts {
+        tally.add_member(f, window);
+    }
+    apply(conn, &tally)
+}
+
+/// A rating written: member, year, level before (none for a new one) and after.
+pub type RatingChange = (i64, i32, Option<Level>, Level);
+
+/// Adds what rating writes change: each level counts where the member is on the roll at the
+/// year's end (`Tally::add_rating`).
+pub fn ratings_changed(conn: &mut DbConn, changes: &[RatingChange]) -> Result<()> {
+    let window = window(conn)?;
+    let mut ids: Vec<i64> = changes
+        .iter()
+        .filter(|(_, year, before, after)| window.contains(*year) && *before != Some(*after))
+        .map(|(id, ..)| *id)
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    let spans = spans_of(conn, &ids)?;
+    let none = Vec::new();
+    let mut tally = Tally::default();
+    for (id, year, before, after) in changes {
+        let member = spans.get(id).unwrap_or(&none);
+        if let Some(before) = before {
+            tally.add_rating(member, *year, *before, -1, window);
+        }
+        tally.add_rating(member, *year, *after, 1, window);
+    }
+    apply(conn, &Tally::change(&Tally::default(), &tally))
+}
+
+/// Rows per upsert statement.
+const UPSERT_ROWS: usize = 500;
+
+/// Adds `change` to the summary rows, creating the rows it is the first to touch. Every value
+/// in the statements is a number or a date of this crate's own, never input text.
+fn apply(conn: &mut DbConn, change: &Tally) -> Result<()> {
+    use diesel::RunQueryDsl as _;
+    let years: Vec<String> = change
+        .years
+        .iter()
+        .map(|((org, year), c)| {
+            let n = c.as_array().map(|n| n.to_string()).join(", ");
+            format!("({org}, {year}, {n})")
+        })
+        .collect();
+    for part in years.chunks(UPSERT_ROWS) {
+        let sql = format!(
+            "INSERT INTO member_year_summaries (organization_id, year, members, probationary, exempt, \
+             excellent, good, completed, not_completed, rated_exempt) VALUES {} \
+             ON CONFLICT (organization_id, year) DO UPDATE SET \
+             members = member_year_summaries.members + excluded.members, \
+             probationary = member_year_summaries.probationary + excluded.probationary, \
+             exempt = member_year_summaries.exempt + excluded.exempt, \
+             excellent = member_year_summaries.excellent + excluded.excellent, \
+             good = member_year_summaries.good + excluded.good, \
+             completed = member_year_summaries.completed + excluded.completed, \
+             not_completed = member_year_summaries.not_completed + excluded.not_completed, \
+             rated_exempt = member_year_summaries.rated_exempt + excluded.rated_exempt",
+            part.join(", ")
+        );
+        crate::db::sql_query(conn, &sql).execute(conn)?;
+    }
+    let admissions: Vec<String> = change
+        .admissions
+        .iter()
+        .map(|((org, year, since), n)| format!("({org}, {year}, '{since}', {n})"))
+        .collect();
+    for part in admissions.chunks(UPSERT_ROWS) {
+        let sql = format!(
+            "INSERT INTO admission_summaries (organization_id, year, since, admitted) VALUES {} \
+             ON CONFLICT (organization_id, year, since) DO UPDATE SET \
+             admitted = admission_summaries.admitted + excluded.admitted",
+            part.join(", ")
+        );
+        crate::db::sql_query(conn, &sql).execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Sets the window to `first..=last` and computes the summaries again from the records, in
+/// one transaction (`party-records summaries`): for a database that had records before the
+/// summaries existed, or to keep other years.
+pub fn rebuild(conn: &mut DbConn, first: i32, last: i32) -> Result<()> {
+    use diesel::RunQueryDsl as _;
+    crate::db::write_transaction(conn, |conn| {
+        crate::db::sql_query(conn, "DELETE FROM member_year_summaries").execute(conn)?;
+        crate::db::sql_query(conn, "DELETE FROM admission_summaries").execute(conn)?;
+        crate::db::sql_query(
+            conn,
+            &format!(
+                "UPDATE summary_window SET first_year = {first}, last_year = {last} WHERE id = 1"
+            ),
+        )
+        .execute(conn)?;
+        let window = Window { first, last };
+        if window.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<i64> = members::table
+            .select(members::id)
+            .order(members::id)
+            .load(conn)?;
+        for part in ids.chunks(CHUNK) {
+            let tally = tally_of(conn, part, window)?;
+            apply(conn, &tally)?;
+        }
+        Ok(())
+    })
+}

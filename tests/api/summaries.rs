@@ -1,0 +1,290 @@
+//! The yearly summaries (src/store/summaries.rs) against the records: after every kind of
+//! write that moves a member's figures (admission, departure stated in an import, transfer,
+//! leave, expulsion and its annulment, exemption and its end, recognition, a corrected
+//! admission date, ratings entered, imported and corrected), the annual report read from the
+//! summaries equals the report counted from the records (the window emptied), for every
+//! organisation and pair of years; and the maintained rows equal the rows rebuilt from the
+//! records (`party-records summaries`).
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Text};
+use party_records::store::summaries;
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, TestApp};
+
+const ORGS: [&str; 9] = ["P", "D1", "D2", "PD", "G1", "S1", "S2", "B1", "B2"];
+
+/// (year, rating year) of the reports compared: inside the window, and a rating year of the
+/// records with a report year after it.
+const YEARS: [(i32, i32); 6] = [
+    (2023, 2023),
+    (2024, 2023),
+    (2024, 2024),
+    (2025, 2024),
+    (2025, 2025),
+    (2022, 2022),
+];
+
+async fn reports(app: &TestApp, token: &str) -> Vec<(String, i32, i32, Value)> {
+    let mut all = Vec::new();
+    for org in ORGS {
+        for (year, rating_year) in YEARS {
+            let answer = app
+                .get(
+                    &format!(
+                        "/api/v1/reports/annual?organization={org}&year={year}&rating_year={rating_year}"
+                    ),
+                    token,
+                )
+                .await;
+            answer.expect(200);
+            let r = &answer.body;
+            all.push((
+                org.to_string(),
+                year,
+                rating_year,
+                json!([r["structure"], r["ratings"]["members"], r["admissions"]]),
+            ));
+        }
+    }
+    all
+}
+
+#[derive(QueryableByName, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Row {
+    #[diesel(sql_type = Text)]
+    key: String,
+}
+
+/// Every summary row that counts something, as text, in order.
+fn summary_rows(app: &TestApp) -> Vec<String> {
+    let mut conn = app.pool.get().unwrap();
+    let mut rows: Vec<Row> = diesel::sql_query(
+        "SELECT CAST(organization_id AS TEXT) || '/' || CAST(year AS TEXT) || ': ' || CAST(members AS TEXT) || ' ' \
+         || CAST(probationary AS TEXT) || ' ' || CAST(exempt AS TEXT) || ' ' || CAST(excellent AS TEXT) || ' ' \
+         || CAST(good AS TEXT) || ' ' || CAST(completed AS TEXT) || ' ' || CAST(not_completed AS TEXT) || ' ' \
+         || CAST(rated_exempt AS TEXT) AS key FROM member_year_summaries \
+         WHERE members <> 0 OR probationary <> 0 OR exempt <> 0 OR excellent <> 0 OR good <> 0 \
+           OR completed <> 0 OR not_completed <> 0 OR rated_exempt <> 0 \
+         UNION ALL SELECT CAST(organization_id AS TEXT) || '/' || CAST(year AS TEXT) || '/' || CAST(since AS TEXT) \
+         || ': ' || CAST(admitted AS TEXT) AS key FROM admission_summaries WHERE admitted <> 0",
+    )
+    .load(&mut *conn)
+    .unwrap();
+    rows.sort();
+    rows.into_iter().map(|r| r.key).collect()
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+fn set_window(app: &TestApp, first: i32, last: i32) {
+    let mut conn = app.pool.get().unwrap();
+    diesel::sql_query("UPDATE summary_window SET first_year = $1, last_year = $2 WHERE id = 1")
+        .bind::<Integer, _>(first)
+        .bind::<Integer, _>(last)
+        .execute(&mut *conn)
+        .unwrap();
+}
+
+async fn writes(app: &TestApp, admin: &str) {
+    crate::stats::province(app, admin).await;
+    let post = |path: &'static str, body: Value| async move {
+        app.post(path, admin, body).await.expect(200);
+    };
+    // Recognition of a 2024 admission on time; an exemption ended; a transfer in 2025.
+    post(
+        "/api/v1/members/m9/recognition",
+        json!({"official_on": "2025-02-01"}),
+    )
+    .await;
+    post(
+        "/api/v1/members/m5/exemptions/end",
+        json!({"on": "2025-01-15"}),
+    )
+    .await;
+    post(
+        "/api/v1/members/m1/transfers",
+        json!({"organization_code": "B1", "on": "2025-03-01"}),
+    )
+    .await;
+    // An expulsion, then its annulment on appeal: back on the roll.
+    let expelled = app
+        .post(
+            "/api/v1/disciplinary-actions",
+            admin,
+            json!({"subject_type": "member", "subject": "m6", "form": "expulsion",
+                   "decision_number": "KT-1", "authority_code": "P", "decided_on": "2025-04-01"}),
+        )
+        .await;
+    expelled.expect(201);
+    let id = expelled.body["id"].as_i64().unwrap();
+    app.post(
+        &format!("/api/v1/disciplinary-actions/{id}/appeal"),
+        admin,
+        json!({"filed_on": "2025-04-10", "outcome": "annulled", "decided_on": "2025-05-01"}),
+    )
+    .await
+    .expect(200);
+    // An expulsion that stands.
+    app.post(
+        "/api/v1/disciplinary-actions",
+        admin,
+        json!({"subject_type": "member", "subject": "m3", "form": "expulsion",
+               "decision_number": "KT-2", "authority_code": "P", "decided_on": "2025-06-01"}),
+    )
+    .await
+    .expect(201);
+    // A corrected admission date (moves m7's admission from 2024 to 2023).
+    let m7 = app.get("/api/v1/members/m7", admin).await;
+    let etag = m7.header("etag").unwrap().to_string();
+    app.patch(
+        "/api/v1/members/m7",
+        admin,
+        &etag,
+        json!({"admitted_on": "2023-11-01", "ceremony_on": "2023-11-01"}),
+    )
+    .await
+    .expect(200);
+    // A register imported: one member still on the roll, one who left in 2024, one exempt.
+    let register = "profile_number,full_name,gender,born_on,organization_code,organization_since,admitted_on,ceremony_on,official_on,exempt_since,left_on,leave_reason\n\
+        i1,Nhập Một,male,1990-01-01,S2,,2023-10-01,2023-10-01,,,,\n\
+        i2,Nhập Hai,female,1980-01-01,B2,,2001-01-01,2001-01-01,2002-01-01,,2024-08-01,transferred_out\n\
+        i3,Nhập Ba,male,1950-01-01,B1,2000-01-01,1975-01-01,1975-01-01,1976-01-01,2019-01-01,,\n";
+    app.import_csv(admin, "members", register).await.expect(200);
+    // Ratings: imported for 2024 and 2025, then one corrected.
+    let ratings = "profile_number,year,level,reason\n\
+        m1,2024,excellent,\nm2,2024,good,\ni1,2024,completed,\ni3,2024,exempt,tuổi cao\nm6,2024,good,\n\
+        m1,2025,good,\nm2,2025,not_completed,\ni1,2025,good,\nm6,2025,excellent,\n";
+    app.import_csv(admin, "member-ratings", ratings)
+        .await
+        .expect(200);
+    let rating = app.get("/api/v1/ratings/members/m2/2024", admin).await;
+    let etag = rating.header("etag").unwrap().to_string();
+    app.patch(
+        "/api/v1/ratings/members/m2/2024",
+        admin,
+        &etag,
+        json!({"level": "excellent"}),
+    )
+    .await
+    .expect(200);
+    // A transfer imported, and a departure.
+    app.import_csv(
+        admin,
+        "transfers",
+        "profile_number,organization_code,on\ni1,S1,2025-07-01\n",
+    )
+    .await
+    .expect(200);
+    post(
+        "/api/v1/members/m4/leave",
+        json!({"reason": "deceased", "on": "2025-12-31"}),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn reports_from_the_summaries_equal_reports_from_the_records() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    writes(&app, &admin).await;
+
+    let maintained_rows = summary_rows(&app);
+    assert!(
+        maintained_rows.len() > 20,
+        "the writes fill the summaries: {maintained_rows:?}"
+    );
+    let from_summaries = reports(&app, &admin).await;
+
+    set_window(&app, 1, 0);
+    let from_records = reports(&app, &admin).await;
+    for (s, r) in from_summaries.iter().zip(&from_records) {
+        assert_eq!(s, r, "summaries and records differ");
+    }
+    // The figures are not all zero: the comparison compares something.
+    let p_2024 = from_records
+        .iter()
+        .find(|(org, y, ry, _)| org == "P" && *y == 2025 && *ry == 2024)
+        .unwrap();
+    assert!(p_2024.3[0]["members"].as_i64().unwrap() >= 9, "{p_2024:?}");
+
+    {
+        let mut conn = app.pool.get().unwrap();
+        summaries::rebuild(&mut conn, 2018, 2030).unwrap();
+    }
+    assert_eq!(
+        summary_rows(&app),
+        maintained_rows,
+        "maintained rows equal rows rebuilt from the records"
+    );
+    assert_eq!(reports(&app, &admin).await, from_summaries);
+}
+
+#[tokio::test]
+async fn a_database_with_records_before_summaries_keeps_counting_from_the_records() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    crate::stats::province(&app, &admin).await;
+    let before = reports(&app, &admin).await;
+    // An empty window: no summary is kept or read, and writes leave the tables alone.
+    {
+        let mut conn = app.pool.get().unwrap();
+        summaries::rebuild(&mut conn, 1, 0).unwrap();
+    }
+    app.post(
+        "/api/v1/members/m1/transfers",
+        &admin,
+        json!({"organization_code": "B1", "on": "2025-03-01"}),
+    )
+    .await
+    .expect(200);
+    let mut conn = app.pool.get().unwrap();
+    let kept: Count = diesel::sql_query(
+        "SELECT (SELECT count(*) FROM member_year_summaries) + (SELECT count(*) FROM admission_summaries) AS n",
+    )
+    .get_result(&mut *conn)
+    .unwrap();
+    assert_eq!(kept.n, 0);
+    drop(conn);
+    let after = reports(&app, &admin).await;
+    // Before 2025 nothing moved; 2025's report sees the transfer.
+    for (b, a) in before.iter().zip(&after) {
+        if b.1 < 2025 {
+            assert_eq!(b, a);
+        }
+    }
+    assert_ne!(before, after);
+}
+
+#[test]
+fn the_summaries_command_sets_the_window_and_refuses_a_reversed_one() {
+    let (_db, url) = crate::helpers::TestDb::create();
+    let migrate = crate::cli::command(&url).arg("migrate").output().unwrap();
+    assert!(migrate.status.success(), "{migrate:?}");
+    let reversed = crate::cli::command(&url)
+        .args(["summaries", "--from", "2026", "--to", "2020"])
+        .output()
+        .unwrap();
+    assert_eq!(reversed.status.code(), Some(2), "{reversed:?}");
+    assert!(String::from_utf8_lossy(&reversed.stderr).contains("--from 2026 is after --to 2020"));
+    let built = crate::cli::command(&url)
+        .args(["summaries", "--from", "2020", "--to", "2026"])
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "{built:?}");
+    assert!(String::from_utf8_lossy(&built.stdout).contains("Summaries of 2020–2026 built"));
+    let pool = party_records::db::build_pool(&url, &Default::default()).unwrap();
+    let mut conn = pool.get().unwrap();
+    assert_eq!(
+        summaries::window(&mut conn).unwrap(),
+        party_records::domain::summary::Window {
+            first: 2020,
+            last: 2026
+        }
+    );
+}
