@@ -36,6 +36,8 @@ pub struct Context<'a> {
     pub vis: Visibility,
     pub mode: Mode,
     pub by: String,
+    /// The summary changes of the whole import, added before it commits.
+    pub summaries: std::sync::Mutex<crate::store::summaries::Batch>,
 }
 
 pub fn row(conn: &mut DbConn, ctx: &Context, kind: Kind, row: &Row) -> Result<Outcome> {
@@ -321,7 +323,13 @@ pub fn member_batch(
 ) -> Result<Vec<(Row, Result<Outcome>)>> {
     let (rows, prepared): (Vec<Row>, Vec<_>) = batch.into_iter().unzip();
     let (batch, news) = pending(rows, prepared);
-    let admitted = member_store::create_many(conn, ctx.vis, news, &ctx.by)?;
+    let admitted = member_store::create_many(
+        conn,
+        ctx.vis,
+        news,
+        &ctx.by,
+        &mut ctx.summaries.lock().expect("one writer"),
+    )?;
     Ok(batch.settle(
         conn,
         admitted,
@@ -597,7 +605,11 @@ pub fn member_rating_batch(
         Ok((member, year, input))
     });
     let (batch, items) = pending(rows, prepared);
-    let written = rating_store::create_member_ratings_many(conn, &items)?;
+    let written = rating_store::create_member_ratings_many(
+        conn,
+        &items,
+        &mut ctx.summaries.lock().expect("one writer"),
+    )?;
     Ok(batch.settle(conn, written, "rating.exists", |conn, row| {
         member_rating(conn, ctx, row)
     }))

@@ -364,6 +364,7 @@ pub fn run<R: Read + Send>(
         vis: caller.visibility(),
         mode,
         by: caller.username.clone(),
+        summaries: Default::default(),
     };
     let mut writer = Writer {
         ctx: &ctx,
@@ -420,6 +421,7 @@ pub fn run<R: Read + Send>(
             } else if dry_run {
                 Err(Stop::DryRun)
             } else {
+                ctx.summaries.lock().expect("one writer").flush(conn)?;
                 // One event for the whole file, in its transaction.
                 let event = audit::import_event(caller, mode, &writer, &digest);
                 crate::store::audit::append(conn, &caller.actor(), vec![event])?;

@@ -501,6 +501,7 @@ struct MemberRatingInsert<'a> {
 pub fn create_member_ratings_many(
     conn: &mut DbConn,
     items: &[(&MemberRow, i32, RatingInput)],
+    summaries: &mut summaries::Batch,
 ) -> Result<Vec<Result<()>>> {
     crate::db::write_transaction(conn, |conn| {
         let ids: Vec<i64> = items.iter().map(|(m, _, _)| m.id).collect();
@@ -591,7 +592,7 @@ pub fn create_member_ratings_many(
                 .filter(|(_, result)| result.is_ok())
                 .map(|((member, year, input), _)| (member.id, *year, None, input.level))
                 .collect();
-            summaries::ratings_changed(conn, &changes)?;
+            summaries.ratings_changed(conn, &changes)?;
         }
         Ok(results)
     })

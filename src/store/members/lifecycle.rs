@@ -98,7 +98,9 @@ pub struct NewMember {
 
 pub fn create(conn: &mut DbConn, vis: Visibility, new: NewMember, by: &str) -> Result<Member> {
     crate::db::write_transaction(conn, |conn| {
-        let id = create_many(conn, vis, vec![(new, None)], by)?.remove(0)?;
+        let mut summaries = summaries::Batch::default();
+        let id = create_many(conn, vis, vec![(new, None)], by, &mut summaries)?.remove(0)?;
+        summaries.flush(conn)?;
         reload(conn, id)
     })
 }
@@ -135,6 +137,7 @@ pub fn create_many(
     vis: Visibility,
     news: Vec<(NewMember, Option<Departure>)>,
     by: &str,
+    summaries: &mut summaries::Batch,
 ) -> Result<Vec<Result<i64>>> {
     crate::db::write_transaction(conn, |conn| {
         let numbers: Vec<&String> = news.iter().map(|(n, _)| &n.profile_number).collect();
@@ -182,7 +185,7 @@ pub fn create_many(
             }
         }
         for chunk in admitted.chunks(INSERT_CHUNK) {
-            let ids = insert_admitted(conn, chunk, by)?;
+            let ids = insert_admitted(conn, chunk, by, summaries)?;
             for ((i, _), id) in chunk.iter().zip(ids) {
                 results[*i] = Ok(id);
             }
@@ -340,7 +343,12 @@ struct EventInsert<'a> {
 
 /// Writes admitted members, their first memberships, exemptions and history; their ids in
 /// order. Many rows at once (`db::bulk_insert!`: `COPY` on PostgreSQL).
-fn insert_admitted(conn: &mut DbConn, chunk: &[(usize, Admitted)], by: &str) -> Result<Vec<i64>> {
+fn insert_admitted(
+    conn: &mut DbConn,
+    chunk: &[(usize, Admitted)],
+    by: &str,
+    summaries: &mut summaries::Batch,
+) -> Result<Vec<i64>> {
     let now = crate::time::now();
     let rows: Vec<MemberInsert> = chunk
         .iter()
@@ -425,7 +433,7 @@ fn insert_admitted(conn: &mut DbConn, chunk: &[(usize, Admitted)], by: &str) -> 
             ratings: Vec::new(),
         })
         .collect();
-    crate::store::summaries::admitted(conn, &facts)?;
+    summaries.admitted(conn, &facts)?;
     let mut history: Vec<EventInsert> = Vec::new();
     let event =
         |member_id: i64, occurred_on: NaiveDate, kind: &'static str, details: Value| EventInsert {
@@ -491,7 +499,7 @@ pub fn update(
     crate::db::write_transaction(conn, |conn| {
         let row = find_visible(conn, vis, profile_number)?;
         crate::db::lock_row(conn, "members", row.id)?;
-        crate::store::summaries::tracking(conn, row.id, |conn| {
+        summaries::tracking(conn, row.id, |conn| {
             // Read again under the lock: on PostgreSQL a concurrent update may have committed
             // between the first read and the lock, and its version must be the one compared.
             let row = members::table
@@ -589,7 +597,7 @@ pub fn recognise(
     crate::db::write_transaction(conn, |conn| {
         let row = find_visible(conn, vis, profile_number)?;
         crate::db::lock_row(conn, "members", row.id)?;
-        crate::store::summaries::tracking(conn, row.id, |conn| {
+        summaries::tracking(conn, row.id, |conn| {
             let official = rules::check_recognition(
                 row.ceremony_on,
                 row.official_on.is_some(),
@@ -660,7 +668,7 @@ pub fn transfer(
     crate::db::write_transaction(conn, |conn| {
         let row = find_visible(conn, vis, profile_number)?;
         crate::db::lock_row(conn, "members", row.id)?;
-        crate::store::summaries::tracking(conn, row.id, |conn| {
+        summaries::tracking(conn, row.id, |conn| {
             rules::check_after_admission(row.admitted_on, on, "on")?;
             rules::check_on_roll(row.left_on, on, "on")?;
             rules::check_period(on, until, "until")?;
@@ -781,7 +789,7 @@ pub fn exempt(
     crate::db::write_transaction(conn, |conn| {
         let row = find_visible(conn, vis, profile_number)?;
         crate::db::lock_row(conn, "members", row.id)?;
-        crate::store::summaries::tracking(conn, row.id, |conn| {
+        summaries::tracking(conn, row.id, |conn| {
             rules::check_after_admission(row.admitted_on, starts_on, "starts_on")?;
             rules::check_on_roll(row.left_on, starts_on, "starts_on")?;
             let existing: Vec<Period> = periods(conn, row.id)?
@@ -826,7 +834,7 @@ pub fn end_exemption(
     crate::db::write_transaction(conn, |conn| {
         let row = find_visible(conn, vis, profile_number)?;
         crate::db::lock_row(conn, "members", row.id)?;
-        crate::store::summaries::tracking(conn, row.id, |conn| {
+        summaries::tracking(conn, row.id, |conn| {
             let open = periods(conn, row.id)?.into_iter().find(|p| p.2.is_none());
             let (id, from, _) = open.ok_or_else(|| {
                 Error::invalid(
@@ -887,7 +895,7 @@ pub fn leave_roll(
         .select(diesel::dsl::max(memberships::valid_from))
         .first(conn)?;
     rules::check_leaves_after_membership(last_from, on, "on")?;
-    crate::store::summaries::tracking(conn, row.id, |conn| {
+    summaries::tracking(conn, row.id, |conn| {
         diesel::update(
             memberships::table
                 .filter(memberships::member_id.eq(row.id))
