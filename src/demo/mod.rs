@@ -3,6 +3,7 @@
 //! deterministic for a seed. The demonstration serves it; the benchmark loads it.
 
 pub mod dataset;
+pub mod earlier_ratings;
 pub mod figures;
 pub mod files;
 pub mod names;

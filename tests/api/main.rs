@@ -11,6 +11,7 @@ mod bulk;
 mod cli;
 mod concurrency;
 mod demo;
+mod earlier_ratings;
 mod errors;
 mod hardening;
 mod helpers;
