@@ -3,6 +3,10 @@
 -- report of a year inside the window sums a few rows per organisation instead of reading every
 -- membership (issue 10, BENCHMARKS.md). What one member adds is src/domain/summary.rs.
 
+-- No foreign key to organizations: the rows are derived from records that have theirs, are
+-- rebuilt by `party-records summaries`, and a national import adds about four million of them,
+-- each of which would check its organisation again.
+
 -- The years kept. A database that already holds members gets an empty window (first > last):
 -- its reports are counted from the records until `party-records summaries` builds them.
 CREATE TABLE summary_window (
@@ -18,7 +22,7 @@ SELECT 1, 1, 0 WHERE EXISTS (SELECT 1 FROM members);
 -- An organisation's roll at the end of a year: official memberships holding on 31 December,
 -- of them probationary and exempt, and by that year's rating level.
 CREATE TABLE member_year_summaries (
-    organization_id BIGINT NOT NULL REFERENCES organizations (id),
+    organization_id BIGINT NOT NULL,
     year INTEGER NOT NULL,
     members BIGINT NOT NULL,
     probationary BIGINT NOT NULL,
@@ -34,7 +38,7 @@ CREATE TABLE member_year_summaries (
 -- Admissions (kết nạp) of a year, where and on the day the first official membership began
 -- (the report counts them under the subtree of that day).
 CREATE TABLE admission_summaries (
-    organization_id BIGINT NOT NULL REFERENCES organizations (id),
+    organization_id BIGINT NOT NULL,
     year INTEGER NOT NULL,
     since DATE NOT NULL,
     admitted BIGINT NOT NULL,
