@@ -1,11 +1,9 @@
 //! The annual party-building report (báo cáo công tác xây dựng Đảng): the statistics of one
 //! year as JSON, as Vietnamese text in the report's own style, and as CSV (one row a figure).
 
-use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::domain::figures::{vi_count, vi_percent};
-use crate::domain::rating::year_end;
 use crate::store::stats::{Admissions, Discipline, Insignia, RatingTable, Ratings, Structure};
 
 #[derive(Debug, Clone, Serialize)]
@@ -19,11 +17,6 @@ pub struct AnnualReport {
     pub admissions: Admissions,
     pub discipline: Discipline,
     pub insignia: Insignia,
-}
-
-/// The day the structure is reported for: the review at the end of the rating year.
-pub fn structure_day(rating_year: i32) -> NaiveDate {
-    year_end(rating_year)
 }
 
 fn pct(p: &Option<String>) -> String {
