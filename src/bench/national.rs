@@ -1,12 +1,14 @@
 //! The national scale: 34 provinces of the demonstration's shape — Hậu Giang itself first, so
 //! that the province workloads run on national data, then 33 of random sizes — 5.3 million
 //! members in all, written as one import file a kind, one province at a time, so that memory
-//! holds one province and never the nation.
+//! holds one province and never the nation. The member ratings are six years': the data set's
+//! own (2023) and `demo::earlier_ratings` for 2019–2022 and 2024, after each province's own.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::demo::dataset::DataSet;
+use crate::demo::earlier_ratings::{earlier_ratings_csv, EARLIER_YEARS};
 use crate::demo::figures::Figures;
 use crate::demo::Rng;
 use crate::import::Kind;
@@ -113,6 +115,15 @@ pub fn write_files(seed: u64, dir: &Path, kinds: &[Kind]) -> Result<NationalFile
             };
             out.write_all(body).map_err(|e| e.to_string())?;
             *rows += data.rows(kind).len();
+            if kind == Kind::MemberRatings {
+                *rows += earlier_ratings_csv(
+                    &data,
+                    seed.wrapping_add(i as u64),
+                    &EARLIER_YEARS,
+                    out,
+                    false,
+                )?;
+            }
         }
     }
     let mut files = Vec::new();
