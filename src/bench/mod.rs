@@ -297,7 +297,8 @@ pub fn run(options: Options) -> Result<String, String> {
     let dir =
         std::env::temp_dir().join(format!("party-records-bench-files-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let files = generate(&options, &dir);
+    let only = only_kinds()?;
+    let files = generate(&options, &dir, only.as_deref());
     let files = match files {
         Ok(files) => files,
         Err(e) => {
@@ -323,6 +324,9 @@ pub fn run(options: Options) -> Result<String, String> {
     let measured = (|| {
         let mut rows = import_workloads(&server.address, files)?;
         rows.push(peak_memory_row(server.peak_memory_kb()));
+        if only.is_some() {
+            return Ok(rows);
+        }
         let mut conn = pool.get().map_err(|e| e.to_string())?;
         if std::env::var("BENCH_ANALYZE").is_ok() {
             // What an operator runs after a bulk load. PostgreSQL: VACUUM as well, so that the
@@ -357,6 +361,12 @@ pub fn run(options: Options) -> Result<String, String> {
         }
     };
 
+    if only.is_some() {
+        let _ = std::fs::remove_dir_all(&dir);
+        drop(pool);
+        drop(bench_db);
+        return Ok(render(&options, &description, &rows));
+    }
     let mut conn = pool.get().map_err(|e| e.to_string())?;
     let baseline = load_baseline(&mut conn, &members_file);
     let _ = std::fs::remove_dir_all(&dir);
@@ -391,50 +401,89 @@ fn peak_memory_row(peak_kb: Option<u64>) -> Row {
 }
 
 /// The data set of the scale as import files in `dir`.
-fn generate(options: &Options, dir: &std::path::Path) -> Result<ImportFiles, String> {
+fn generate(
+    options: &Options,
+    dir: &std::path::Path,
+    only: Option<&[Kind]>,
+) -> Result<ImportFiles, String> {
     let started = Instant::now();
     match options.scale {
         Scale::Province => {
             let data = DataSet::generate(options.seed, &Figures::hau_giang_2024())?;
             let written = data.write_files(dir).map_err(|e| e.to_string())?;
+            let files: Vec<_> = written
+                .into_iter()
+                .filter(|(kind, _)| only.is_none_or(|only| only.contains(kind)))
+                .map(|(kind, path)| (kind, data.rows(kind).len(), path))
+                .collect();
+            let which = match only {
+                None => "every kind of record".to_string(),
+                Some(_) => kinds_named(&files.iter().map(|(k, ..)| *k).collect::<Vec<_>>()),
+            };
             Ok(ImportFiles {
-                files: written
-                    .into_iter()
-                    .map(|(kind, path)| (kind, data.rows(kind).len(), path))
-                    .collect(),
+                files,
                 generated: started.elapsed(),
                 description: format!(
-                    "province (the demonstration's Hậu Giang: {} organisations, {} members, every kind of record)",
+                    "province (the demonstration's Hậu Giang: {} organisations, {} members, {which})",
                     data.rows(Kind::Organizations).len(),
                     data.member_count()
                 ),
             })
         }
         Scale::National => {
-            // Every kind but discipline and insignia, in the province's import order. Those two
-            // go row by row, and on PostgreSQL each row's key lookup keeps the generic plan
-            // made while its table was empty (a sequential scan): quadratic over a national
-            // file (BENCHMARKS.md). SQLite imports them nationally in 39 s.
-            let kinds = [
+            // Every kind, in the province's import order (or those of `BENCH_KINDS`).
+            let kinds: Vec<Kind> = [
                 Kind::Organizations,
                 Kind::Members,
                 Kind::Positions,
                 Kind::Transfers,
                 Kind::MemberRatings,
                 Kind::OrganizationRatings,
+                Kind::DisciplinaryActions,
+                Kind::InsigniaAwards,
                 Kind::AdmissionTargets,
-            ];
+            ]
+            .into_iter()
+            .filter(|kind| only.is_none_or(|only| only.contains(kind)))
+            .collect();
             let n = national::write_files(options.seed, dir, &kinds)?;
+            let which = match only {
+                None => "every kind of record".to_string(),
+                Some(_) => kinds_named(&kinds),
+            };
             Ok(ImportFiles {
                 files: n.files,
                 generated: started.elapsed(),
                 description: format!(
-                    "national ({} provinces, {} organisations, {} members; every kind but discipline and insignia)",
+                    "national ({} provinces, {} organisations, {} members; {which})",
                     n.provinces, n.organizations, n.members
                 ),
             })
         }
     }
+}
+
+/// The kinds to import of `BENCH_KINDS` (comma-separated, e.g.
+/// `disciplinary-actions,insignia-awards`), with organisations and members, which every
+/// other kind refers to. When it is set the benchmark times those imports alone: a national
+/// run of one kind costs the members' five minutes, not the whole run's ten. Name what a kind
+/// needs besides: discipline's removals from post need `positions` before them.
+fn only_kinds() -> Result<Option<Vec<Kind>>, String> {
+    let Ok(list) = std::env::var("BENCH_KINDS") else {
+        return Ok(None);
+    };
+    let mut kinds = vec![Kind::Organizations, Kind::Members];
+    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let kind = Kind::parse(name)
+            .ok_or_else(|| format!("BENCH_KINDS: {name} is not one of {}", Kind::codes()))?;
+        kinds.push(kind);
+    }
+    Ok(Some(kinds))
+}
+
+fn kinds_named(kinds: &[Kind]) -> String {
+    let names: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+    format!("imports of {} alone (BENCH_KINDS)", names.join(", "))
 }
 
 /// Loads the province the way a script does: its files through `POST /api/v1/imports`, one
