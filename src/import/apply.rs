@@ -784,9 +784,9 @@ fn action(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
         .first(conn)
         .optional()?;
     let Some(id) = recorded else {
-        let created = discipline_store::create(conn, ctx.vis, new, &ctx.by)?;
+        let id = discipline_store::record(conn, ctx.vis, new, &ctx.by)?;
         if let Some(appeal) = appeal {
-            discipline_store::appeal(conn, ctx.vis, created.id, appeal, &ctx.by)?;
+            discipline_store::appeal(conn, ctx.vis, id, appeal, &ctx.by)?;
         }
         return Ok(Outcome::Inserted);
     };
@@ -834,7 +834,7 @@ fn award(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
         .first(conn)
         .optional()?;
     let Some((awarded_on, posthumous, early)) = recorded else {
-        insignia_store::create(conn, ctx.vis, new)?;
+        insignia_store::record(conn, ctx.vis, new)?;
         return Ok(Outcome::Inserted);
     };
     may_update(ctx, "tier")?;

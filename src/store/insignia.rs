@@ -283,6 +283,15 @@ fn check_award(conn: &mut DbConn, member: &MemberRow, new: &NewAward) -> Result<
 
 pub fn create(conn: &mut DbConn, vis: Visibility, new: NewAward) -> Result<InsigniaAward> {
     crate::db::write_transaction(conn, |conn| {
+        let id = record(conn, vis, new)?;
+        get_by_id(conn, id)
+    })
+}
+
+/// Records an award, as `create` does, without reading it back: the bulk import needs only
+/// its id.
+pub fn record(conn: &mut DbConn, vis: Visibility, new: NewAward) -> Result<i64> {
+    crate::db::write_transaction(conn, |conn| {
         let member = find_member(conn, vis, &new.profile_number).map_err(
             crate::error::missing_reference(
                 "profile_number",
@@ -315,7 +324,7 @@ pub fn create(conn: &mut DbConn, vis: Visibility, new: NewAward) -> Result<Insig
             ))
             .returning(awards::id)
             .get_result(conn)?;
-        get_by_id(conn, id)
+        Ok(id)
     })
 }
 
