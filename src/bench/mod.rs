@@ -490,9 +490,10 @@ fn kinds_named(kinds: &[Kind]) -> String {
 /// kind after another.
 fn import_workloads(address: &str, files: ImportFiles) -> Result<Vec<Row>, String> {
     let mut http = Http::connect(address);
-    let token = http.sign_in("bench-admin")?;
     let mut rows = Vec::new();
     for (kind, count, file) in &files.files {
+        // Signed in afresh for each file: a national file takes longer than a token lives.
+        let token = http.sign_in("bench-admin")?;
         let size = std::fs::metadata(file).map_err(|e| e.to_string())?.len();
         let path = format!("/api/v1/imports/{kind}");
         let ((status, answer), took) = time(|| http.send_file(&path, &token, file));
