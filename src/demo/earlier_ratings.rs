@@ -592,31 +592,3 @@ mod tests {
         assert!(out.is_empty());
     }
 }
-
-#[cfg(test)]
-mod timing {
-    use super::*;
-    use crate::demo::figures::Figures;
-
-    /// `cargo test --lib earlier_ratings::timing -- --ignored --nocapture`
-    #[test]
-    #[ignore]
-    fn time_a_whole_province() {
-        let data = DataSet::generate(1, &Figures::hau_giang_2024()).unwrap();
-        let mut out = Vec::new();
-        let started = std::time::Instant::now();
-        let rows = earlier_ratings_csv(&data, 1, &EARLIER_YEARS, &mut out, true).unwrap();
-        let took = started.elapsed();
-        eprintln!(
-            "{} members, {rows} rows in {took:?}: {:.2} s per million rows",
-            data.member_count(),
-            took.as_secs_f64() * 1e6 / rows as f64
-        );
-        let mut counts: std::collections::BTreeMap<(&str, &str), usize> = Default::default();
-        for line in std::str::from_utf8(&out).unwrap().lines().skip(1) {
-            let cells: Vec<&str> = line.split(',').collect();
-            *counts.entry((cells[1], cells[2])).or_default() += 1;
-        }
-        eprintln!("{counts:?}");
-    }
-}
