@@ -2,9 +2,12 @@
 //! member figures, per organisation and year.
 //!
 //! The report counts, over a subtree, the official memberships that hold at the end of a year
-//! (the roll: all, probationary, exempt, and by that year's rating level) and the admissions
-//! of a year (where the first official membership began). Summed per organisation and year,
-//! those counts are kept in two tables by the transactions that change the records
+//! (the roll: all, probationary, exempt, and by that year's rating level), the admissions
+//! of a year (where the first official membership began), and the members' disciplinary
+//! decisions (kỷ luật đảng viên) and Party insignia (Huy hiệu Đảng) of a year, each where the
+//! member's official membership stood on its day. Summed per organisation and year (and day,
+//! for decisions and awards), those counts are kept in four tables by the transactions that
+//! change the records
 //! (`store::summaries`), so a report reads a few rows per organisation instead of every
 //! membership (issue 10). A write computes a member's [`Tally`] before and after it and adds
 //! the difference; [`Tally::of_member`] is the one definition of what a member contributes, and
@@ -15,6 +18,7 @@ use std::collections::BTreeMap;
 
 use chrono::{Datelike, NaiveDate};
 
+use super::discipline::Form;
 use super::rating::{year_end, Level};
 
 /// The years kept in summaries, both ends included. Reports of other years are counted from
@@ -62,6 +66,28 @@ impl Span {
     }
 }
 
+/// The organisations a member's dated record (a decision, an award) counts under: those of
+/// the official memberships that began last on or before `day` — the one that holds on the
+/// day, or for a member no longer on the roll the last one before it. None before the first
+/// membership. (`store::stats` joins the records to the memberships the same way.)
+pub fn organizations_on(spans: &[Span], day: NaiveDate) -> impl Iterator<Item = i64> + '_ {
+    let last = spans.iter().map(|s| s.from).filter(|f| *f <= day).max();
+    spans
+        .iter()
+        .filter(move |s| Some(s.from) == last)
+        .map(|s| s.organization_id)
+}
+
+/// A Party insignia award (Huy hiệu Đảng) as the report counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Award {
+    pub awarded_on: NaiveDate,
+    /// Years of membership the insignia marks (30, 40, … 90).
+    pub tier: i32,
+    pub posthumous: bool,
+    pub early: bool,
+}
+
 /// What the summaries depend on of one member.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberFacts {
@@ -72,6 +98,11 @@ pub struct MemberFacts {
     pub exemptions: Vec<(NaiveDate, Option<NaiveDate>)>,
     /// Ratings: year, level.
     pub ratings: Vec<(i32, Level)>,
+    /// Disciplinary decisions that stand (not annulled on appeal): day, form in force (the
+    /// reduced one after an appeal).
+    pub decisions: Vec<(NaiveDate, Form)>,
+    /// Insignia held (not returned).
+    pub awards: Vec<Award>,
 }
 
 /// The counts of one organisation's roll at the end of one year.
@@ -130,12 +161,15 @@ impl YearCounts {
 }
 
 /// Summary counts of some members, or a change to them: per (organisation, year) the roll at
-/// the year's end, and per (organisation, year of admission, day the first membership began)
-/// the admissions.
+/// the year's end, per (organisation, year of admission, day the first membership began)
+/// the admissions, per (organisation, day, form) the decisions and per (organisation, award)
+/// the insignia.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tally {
     pub years: BTreeMap<(i64, i32), YearCounts>,
     pub admissions: BTreeMap<(i64, i32, NaiveDate), i64>,
+    pub decisions: BTreeMap<(i64, NaiveDate, Form), i64>,
+    pub awards: BTreeMap<(i64, Award), i64>,
 }
 
 impl Tally {
@@ -164,6 +198,12 @@ impl Tally {
         }
         for (year, level) in &facts.ratings {
             self.add_rating(&facts.spans, *year, *level, 1, window);
+        }
+        for (day, form) in &facts.decisions {
+            self.add_decision(&facts.spans, *day, *form, 1, window);
+        }
+        for award in &facts.awards {
+            self.add_award(&facts.spans, *award, 1, window);
         }
         let admitted = facts.admitted_on.year();
         if window.contains(admitted) {
@@ -200,6 +240,35 @@ impl Tally {
         }
     }
 
+    /// Adds (`sign` 1) or takes away (-1) one disciplinary decision of a member whose official
+    /// memberships are `spans`, in force in `form`, under the organisations of its day.
+    pub fn add_decision(
+        &mut self,
+        spans: &[Span],
+        day: NaiveDate,
+        form: Form,
+        sign: i64,
+        window: Window,
+    ) {
+        if !window.contains(day.year()) {
+            return;
+        }
+        for org in organizations_on(spans, day) {
+            *self.decisions.entry((org, day, form)).or_default() += sign;
+        }
+    }
+
+    /// Adds (`sign` 1) or takes away (-1) one insignia award of a member whose official
+    /// memberships are `spans`, under the organisations of its day.
+    pub fn add_award(&mut self, spans: &[Span], award: Award, sign: i64, window: Window) {
+        if !window.contains(award.awarded_on.year()) {
+            return;
+        }
+        for org in organizations_on(spans, award.awarded_on) {
+            *self.awards.entry((org, award)).or_default() += sign;
+        }
+    }
+
     /// Adds `other` times `sign` (1 or -1).
     pub fn add(&mut self, other: &Tally, sign: i64) {
         for (key, counts) in &other.years {
@@ -207,6 +276,12 @@ impl Tally {
         }
         for (key, n) in &other.admissions {
             *self.admissions.entry(*key).or_default() += sign * n;
+        }
+        for (key, n) in &other.decisions {
+            *self.decisions.entry(*key).or_default() += sign * n;
+        }
+        for (key, n) in &other.awards {
+            *self.awards.entry(*key).or_default() += sign * n;
         }
     }
 
@@ -216,11 +291,18 @@ impl Tally {
         change.add(before, -1);
         change.years.retain(|_, c| !c.is_zero());
         change.admissions.retain(|_, n| *n != 0);
+        change.decisions.retain(|_, n| *n != 0);
+        change.awards.retain(|_, n| *n != 0);
         change
     }
 
     pub fn is_empty(&self) -> bool {
-        self.years.is_empty() && self.admissions.is_empty()
+        self.len() == 0
+    }
+
+    /// Entries held: what bounds a batch's memory (`store::summaries::Batch`).
+    pub fn len(&self) -> usize {
+        self.years.len() + self.admissions.len() + self.decisions.len() + self.awards.len()
     }
 }
 
@@ -259,6 +341,13 @@ mod tests {
                 (2024, Level::Exempt),
                 (2021, Level::Good),
             ],
+            decisions: vec![(d("2023-05-10"), Form::Warning)],
+            awards: vec![Award {
+                awarded_on: d("2023-09-02"),
+                tier: 30,
+                posthumous: false,
+                early: true,
+            }],
         }
     }
 
@@ -359,5 +448,67 @@ mod tests {
         let mut t = Tally::default();
         t.add_member(&member(), empty);
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn a_dated_record_counts_under_the_membership_that_began_last_by_its_day() {
+        let spans = member().spans;
+        let on = |day: &str| organizations_on(&spans, d(day)).collect::<Vec<_>>();
+        assert_eq!(on("2023-05-31"), [1]);
+        assert_eq!(on("2023-06-01"), [2], "the transfer's own day");
+        assert_eq!(
+            on("2022-02-28"),
+            Vec::<i64>::new(),
+            "before the first membership"
+        );
+        let mut left = spans.clone();
+        left[1].to = Some(d("2024-01-01"));
+        assert_eq!(
+            organizations_on(&left, d("2024-06-01")).collect::<Vec<_>>(),
+            [2],
+            "off the roll: the last membership before the day"
+        );
+    }
+
+    #[test]
+    fn decisions_and_awards_count_where_the_member_stood_that_day() {
+        let mut t = Tally::default();
+        t.add_member(&member(), WINDOW);
+        assert_eq!(
+            t.decisions.into_iter().collect::<Vec<_>>(),
+            [((1, d("2023-05-10"), Form::Warning), 1)]
+        );
+        let award = member().awards[0];
+        assert_eq!(t.awards.into_iter().collect::<Vec<_>>(), [((2, award), 1)]);
+    }
+
+    #[test]
+    fn a_transfer_back_dated_before_a_decision_moves_the_decision() {
+        let before = member();
+        let mut after = member();
+        after.spans[0].to = Some(d("2023-05-01"));
+        after.spans[1].from = d("2023-05-01");
+        let (mut b, mut a) = (Tally::default(), Tally::default());
+        b.add_member(&before, WINDOW);
+        a.add_member(&after, WINDOW);
+        let change = Tally::change(&b, &a);
+        assert_eq!(
+            change.decisions.into_iter().collect::<Vec<_>>(),
+            [
+                ((1, d("2023-05-10"), Form::Warning), -1),
+                ((2, d("2023-05-10"), Form::Warning), 1)
+            ]
+        );
+        assert!(change.awards.is_empty(), "the award's day did not move");
+    }
+
+    #[test]
+    fn decisions_and_awards_outside_the_window_are_not_kept() {
+        let mut facts = member();
+        facts.decisions = vec![(d("2021-12-31"), Form::Reprimand)];
+        facts.awards[0].awarded_on = d("2025-01-01");
+        let mut t = Tally::default();
+        t.add_member(&facts, WINDOW);
+        assert!(t.decisions.is_empty() && t.awards.is_empty());
     }
 }

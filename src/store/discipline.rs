@@ -13,10 +13,11 @@ use crate::db::schema::{
 use crate::db::{DbConn, MultiBackend};
 use crate::domain::discipline::{self as rules, AppealOutcome, Form, SubjectType};
 use crate::domain::member::LeaveReason;
+use crate::domain::summary::Award;
 use crate::error::{Error, Result};
 use crate::store::members::{self as member_store, MemberRow};
 use crate::store::organizations as org_store;
-use crate::store::{decode_cursor, far_future, ratings, Page};
+use crate::store::{decode_cursor, far_future, ratings, summaries, Page};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Appeal {
@@ -332,6 +333,9 @@ pub fn record(conn: &mut DbConn, vis: Visibility, new: NewAction, by: &str) -> R
             ))
             .returning(actions::id)
             .get_result(conn)?;
+        if let Some(m) = &member {
+            summaries::decision_changed(conn, m.id, new.decided_on, None, Some(new.form))?;
+        }
         match (new.form, &member, &org) {
             (Form::Expulsion, Some(m), _) if recorded_expulsion => {
                 expulsion_effects(conn, m, new.decided_on)?
@@ -387,21 +391,38 @@ fn expulsion_effects(conn: &mut DbConn, member: &MemberRow, on: NaiveDate) -> Re
             gaps::note.eq(Some("khai trừ")),
         ))
         .execute(conn)?;
-    diesel::update(
+    let held = || {
         awards::table
             .filter(awards::member_id.eq(member.id))
-            .filter(awards::revoked_on.is_null()),
-    )
-    .set(awards::revoked_on.eq(Some(on)))
-    .execute(conn)?;
-    Ok(())
+            .filter(awards::revoked_on.is_null())
+    };
+    let returned: Vec<Award> = held()
+        .select((
+            awards::awarded_on,
+            awards::tier,
+            awards::posthumous,
+            awards::early,
+        ))
+        .load::<(NaiveDate, i32, bool, bool)>(conn)?
+        .into_iter()
+        .map(|(awarded_on, tier, posthumous, early)| Award {
+            awarded_on,
+            tier,
+            posthumous,
+            early,
+        })
+        .collect();
+    diesel::update(held())
+        .set(awards::revoked_on.eq(Some(on)))
+        .execute(conn)?;
+    summaries::awards_changed(conn, member.id, &returned, -1)
 }
 
 /// Undoes an expulsion annulled (or reduced) on appeal: back on the roll in the same branch,
 /// with the exemption, temporary activity and positions that the expulsion ended; no gap
 /// (wrongful expulsion: "tuổi đảng được tính liên tục"); insignia restored.
 fn reinstate(conn: &mut DbConn, member_id: i64, expelled_on: NaiveDate, by: &str) -> Result<()> {
-    crate::store::summaries::tracking(conn, member_id, |conn| {
+    summaries::tracking(conn, member_id, |conn| {
         diesel::update(members::table.find(member_id))
             .set((
                 members::left_on.eq(None::<NaiveDate>),
@@ -522,6 +543,19 @@ pub fn appeal(
                 actions::updated_at.eq(crate::time::now()),
             ))
             .execute(conn)?;
+        if let Some(member) = row.member_id {
+            let counted = |annulled: bool, form: Form| (!annulled).then_some(form);
+            summaries::decision_changed(
+                conn,
+                member,
+                row.decided_on,
+                counted(row.annulled(), row.effective_form()),
+                counted(
+                    input.outcome == Some(AppealOutcome::Annulled),
+                    input.reduced_form.unwrap_or(row.form()),
+                ),
+            )?;
+        }
         let lifted = matches!(input.outcome, Some(AppealOutcome::Annulled))
             || (input.outcome == Some(AppealOutcome::Reduced) && effective != row.form());
         if lifted {

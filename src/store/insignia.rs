@@ -14,6 +14,7 @@ use crate::db::{DbConn, MultiBackend};
 use crate::domain::discipline::insignia_blocked_until;
 use crate::domain::insignia::{self as rules, TIERS};
 use crate::domain::member::{party_age, LeaveReason, PartyAge};
+use crate::domain::summary::Award;
 use crate::domain::RuleViolation;
 use crate::error::{Error, Result};
 use crate::store::discipline::{member_actions, ActionRow};
@@ -324,6 +325,15 @@ pub fn record(conn: &mut DbConn, vis: Visibility, new: NewAward) -> Result<i64> 
             ))
             .returning(awards::id)
             .get_result(conn)?;
+        if returned_on.is_none() {
+            let award = Award {
+                awarded_on: new.awarded_on,
+                tier: tier as i32,
+                posthumous: new.posthumous,
+                early: new.early,
+            };
+            crate::store::summaries::awards_changed(conn, member.id, &[award], 1)?;
+        }
         Ok(id)
     })
 }

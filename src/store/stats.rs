@@ -595,7 +595,39 @@ fn split_years(rows: Vec<YearFormCount>) -> [BTreeMap<String, i64>; 2] {
     years
 }
 
+/// Whether the days of `years` are kept in the summaries (`store::summaries`).
+fn summarised(conn: &mut DbConn, years: std::ops::RangeInclusive<i32>) -> Result<bool> {
+    let window = crate::store::summaries::window(conn)?;
+    Ok(window.contains(*years.start()) && window.contains(*years.end()))
+}
+
+/// The forms of the members' decisions of `year` and the year before under the root: summed
+/// from the organisations' summary rows when both years are kept there, else counted from the
+/// records (tests/api/summaries.rs holds the two equal).
 fn member_forms(conn: &mut DbConn, root: i64, year: i32) -> Result<[BTreeMap<String, i64>; 2]> {
+    if !summarised(conn, year - 1..=year)? {
+        return member_forms_of_records(conn, root, year);
+    }
+    Ok(split_years(
+        crate::db::sql_query(conn, &format!(
+            "SELECT d.decided_on >= $4 AS current, d.form AS key, CAST(sum(d.members) AS BIGINT) AS n \
+             FROM discipline_summaries d WHERE d.decided_on >= $2 AND d.decided_on <= $3 AND {} \
+             GROUP BY 1, 2 HAVING sum(d.members) <> 0",
+            in_subtree("d.organization_id", "d.decided_on", 0)
+        ))
+        .bind::<BigInt, _>(root)
+        .bind::<Date, _>(year_start(year - 1))
+        .bind::<Date, _>(year_end(year))
+        .bind::<Date, _>(year_start(year))
+        .load(conn)?,
+    ))
+}
+
+fn member_forms_of_records(
+    conn: &mut DbConn,
+    root: i64,
+    year: i32,
+) -> Result<[BTreeMap<String, i64>; 2]> {
     let from_dates = from_dates(conn, root)?;
     Ok(split_years(
         crate::db::sql_query(conn, &format!(
@@ -685,19 +717,43 @@ pub struct Insignia {
     pub batches: Vec<BatchFigure>,
 }
 
-pub fn insignia(conn: &mut DbConn, root: &OrgRow, year: i32) -> Result<Insignia> {
-    let from_dates = from_dates(conn, root.id)?;
-    let groups: Vec<AwardGroup> = crate::db::sql_query(conn, &format!(
+/// The insignia awarded in `year` under the root, in groups of a tier, a day and the two flags:
+/// summed from the organisations' summary rows when the year is kept there, else counted from
+/// the records (tests/api/summaries.rs holds the two equal).
+fn award_groups(conn: &mut DbConn, root: i64, year: i32) -> Result<Vec<AwardGroup>> {
+    if !summarised(conn, year..=year)? {
+        return award_groups_of_records(conn, root, year);
+    }
+    Ok(crate::db::sql_query(conn, &format!(
+        "SELECT w.tier AS tier, w.awarded_on AS awarded_on, w.posthumous AS posthumous, w.early AS early, \
+         CAST(sum(w.awards) AS BIGINT) AS n FROM insignia_summaries w \
+         WHERE w.awarded_on >= $2 AND w.awarded_on <= $3 AND {} \
+         GROUP BY w.tier, w.awarded_on, w.posthumous, w.early HAVING sum(w.awards) <> 0",
+        in_subtree("w.organization_id", "w.awarded_on", 0)
+    ))
+    .bind::<BigInt, _>(root)
+    .bind::<Date, _>(year_start(year))
+    .bind::<Date, _>(year_end(year))
+    .load(conn)?)
+}
+
+fn award_groups_of_records(conn: &mut DbConn, root: i64, year: i32) -> Result<Vec<AwardGroup>> {
+    let from_dates = from_dates(conn, root)?;
+    Ok(crate::db::sql_query(conn, &format!(
         "SELECT w.tier AS tier, w.awarded_on AS awarded_on, w.posthumous AS posthumous, w.early AS early, count(*) AS n \
          FROM insignia_awards w {} w.awarded_on >= $2 AND w.awarded_on <= $3 AND w.revoked_on IS NULL AND {} \
          GROUP BY w.tier, w.awarded_on, w.posthumous, w.early",
         join_membership_on(from_dates, "w.member_id", "w.awarded_on"),
         in_subtree("ms.organization_id", "w.awarded_on", 0)
     ))
-    .bind::<BigInt, _>(root.id)
+    .bind::<BigInt, _>(root)
     .bind::<Date, _>(year_start(year))
     .bind::<Date, _>(year_end(year))
-    .load(conn)?;
+    .load(conn)?)
+}
+
+pub fn insignia(conn: &mut DbConn, root: &OrgRow, year: i32) -> Result<Insignia> {
+    let groups = award_groups(conn, root.id, year)?;
     let mut tiers: BTreeMap<i32, TierFigure> = BTreeMap::new();
     let mut batches: BTreeMap<NaiveDate, i64> = BTreeMap::new();
     for g in &groups {

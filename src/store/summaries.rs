@@ -1,8 +1,10 @@
-//! Keeps the yearly summaries (`member_year_summaries`, `admission_summaries`) exact: every
-//! write that changes what a member contributes (`domain::summary::Tally::add_member`) adds
-//! the change in its own transaction. Member writes go through [`tracking`] (the member's
-//! tally before and after); new members through [`admitted`]; ratings through
-//! [`ratings_changed`], which needs only the members' memberships.
+//! Keeps the yearly summaries (`member_year_summaries`, `admission_summaries`,
+//! `discipline_summaries`, `insignia_summaries`) exact: every write that changes what a member
+//! contributes (`domain::summary::Tally::add_member`) adds the change in its own transaction.
+//! Member writes go through [`tracking`] (the member's tally before and after); new members
+//! through [`Batch::admitted`]; ratings through [`ratings_changed`], decisions through
+//! [`decision_changed`] and insignia through [`awards_changed`], which need only the member's
+//! memberships.
 //!
 //! Changes are applied in key order, so two PostgreSQL transactions that touch the same
 //! organisation-years lock their rows in the same order and never deadlock on them; the
@@ -10,17 +12,19 @@
 
 use std::collections::HashMap;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use diesel::prelude::*;
 use diesel::sql_types::Integer;
 
 use crate::db::schema::{
-    member_exemptions as exemptions, member_ratings as mr, members, memberships,
+    disciplinary_actions as actions, insignia_awards as awards, member_exemptions as exemptions,
+    member_ratings as mr, members, memberships,
 };
 use crate::db::DbConn;
+use crate::domain::discipline::{AppealOutcome, Form};
 use crate::domain::member::MembershipKind;
-use crate::domain::rating::Level;
-use crate::domain::summary::{MemberFacts, Span, Tally, Window};
+use crate::domain::rating::{year_end, year_start, Level};
+use crate::domain::summary::{Award, MemberFacts, Span, Tally, Window};
 use crate::error::Result;
 
 #[derive(QueryableByName)]
@@ -72,6 +76,16 @@ fn spans_of(conn: &mut DbConn, ids: &[i64]) -> Result<HashMap<i64, Vec<Span>>> {
     Ok(spans)
 }
 
+/// The form in which a decision counts, as stored (`form`, `reduced_form`, `appeal_outcome`):
+/// the reduced one after an appeal, none once annulled (the report leaves annulled decisions
+/// out).
+fn standing_form(form: &str, reduced: Option<String>, outcome: Option<String>) -> Option<Form> {
+    if outcome.as_deref() == Some(AppealOutcome::Annulled.as_str()) {
+        return None;
+    }
+    Form::parse(reduced.as_deref().unwrap_or(form))
+}
+
 /// Everything the summaries depend on of `ids` (members that exist), with their ratings of
 /// the window's years.
 fn facts_of(conn: &mut DbConn, ids: &[i64], window: Window) -> Result<Vec<MemberFacts>> {
@@ -105,6 +119,51 @@ fn facts_of(conn: &mut DbConn, ids: &[i64], window: Window) -> Result<Vec<Member
                 ratings.entry(id).or_default().push((year, level));
             }
         }
+        let (first, last) = (year_start(window.first), year_end(window.last));
+        let mut decisions: HashMap<i64, Vec<(NaiveDate, Form)>> = HashMap::new();
+        for (id, day, form, reduced, outcome) in actions::table
+            .filter(actions::member_id.eq_any(part))
+            .filter(actions::decided_on.between(first, last))
+            .select((
+                actions::member_id,
+                actions::decided_on,
+                actions::form,
+                actions::reduced_form,
+                actions::appeal_outcome,
+            ))
+            .load::<(
+                Option<i64>,
+                NaiveDate,
+                String,
+                Option<String>,
+                Option<String>,
+            )>(conn)?
+        {
+            if let (Some(id), Some(form)) = (id, standing_form(&form, reduced, outcome)) {
+                decisions.entry(id).or_default().push((day, form));
+            }
+        }
+        let mut held: HashMap<i64, Vec<Award>> = HashMap::new();
+        for (id, awarded_on, tier, posthumous, early) in awards::table
+            .filter(awards::member_id.eq_any(part))
+            .filter(awards::revoked_on.is_null())
+            .filter(awards::awarded_on.between(first, last))
+            .select((
+                awards::member_id,
+                awards::awarded_on,
+                awards::tier,
+                awards::posthumous,
+                awards::early,
+            ))
+            .load::<(i64, NaiveDate, i32, bool, bool)>(conn)?
+        {
+            held.entry(id).or_default().push(Award {
+                awarded_on,
+                tier,
+                posthumous,
+                early,
+            });
+        }
         for (id, admitted_on, official_on) in rows {
             facts.push(MemberFacts {
                 admitted_on,
@@ -112,6 +171,8 @@ fn facts_of(conn: &mut DbConn, ids: &[i64], window: Window) -> Result<Vec<Member
                 spans: spans.remove(&id).unwrap_or_default(),
                 exemptions: exempt.remove(&id).unwrap_or_default(),
                 ratings: ratings.remove(&id).unwrap_or_default(),
+                decisions: decisions.remove(&id).unwrap_or_default(),
+                awards: held.remove(&id).unwrap_or_default(),
             });
         }
     }
@@ -212,8 +273,51 @@ impl Batch {
         self.flush_if_full(conn)
     }
 
+    /// Adds what a change to member `id`'s disciplinary decision of `day` changes: the form
+    /// in which it counted `before` and counts `after` (none: not recorded, or annulled).
+    pub fn decision_changed(
+        &mut self,
+        conn: &mut DbConn,
+        id: i64,
+        day: NaiveDate,
+        before: Option<Form>,
+        after: Option<Form>,
+    ) -> Result<()> {
+        let window = self.window(conn)?;
+        if !window.contains(day.year()) || before == after {
+            return Ok(());
+        }
+        let spans = spans_of(conn, &[id])?.remove(&id).unwrap_or_default();
+        if let Some(form) = before {
+            self.tally.add_decision(&spans, day, form, -1, window);
+        }
+        if let Some(form) = after {
+            self.tally.add_decision(&spans, day, form, 1, window);
+        }
+        self.flush_if_full(conn)
+    }
+
+    /// Adds member `id`'s insignia awarded (`sign` 1) or returned (-1).
+    pub fn awards_changed(
+        &mut self,
+        conn: &mut DbConn,
+        id: i64,
+        changed: &[Award],
+        sign: i64,
+    ) -> Result<()> {
+        let window = self.window(conn)?;
+        if !changed.iter().any(|a| window.contains(a.awarded_on.year())) {
+            return Ok(());
+        }
+        let spans = spans_of(conn, &[id])?.remove(&id).unwrap_or_default();
+        for award in changed {
+            self.tally.add_award(&spans, *award, sign, window);
+        }
+        self.flush_if_full(conn)
+    }
+
     fn flush_if_full(&mut self, conn: &mut DbConn) -> Result<()> {
-        if self.tally.years.len() + self.tally.admissions.len() >= FLUSH_AT {
+        if self.tally.len() >= FLUSH_AT {
             self.flush(conn)?;
         }
         Ok(())
@@ -230,6 +334,26 @@ impl Batch {
 pub fn ratings_changed(conn: &mut DbConn, changes: &[RatingChange]) -> Result<()> {
     let mut batch = Batch::default();
     batch.ratings_changed(conn, changes)?;
+    batch.flush(conn)
+}
+
+/// Adds what a change to a member's disciplinary decision changes, now (`Batch::decision_changed`).
+pub fn decision_changed(
+    conn: &mut DbConn,
+    id: i64,
+    day: NaiveDate,
+    before: Option<Form>,
+    after: Option<Form>,
+) -> Result<()> {
+    let mut batch = Batch::default();
+    batch.decision_changed(conn, id, day, before, after)?;
+    batch.flush(conn)
+}
+
+/// Adds a member's insignia awarded or returned, now (`Batch::awards_changed`).
+pub fn awards_changed(conn: &mut DbConn, id: i64, changed: &[Award], sign: i64) -> Result<()> {
+    let mut batch = Batch::default();
+    batch.awards_changed(conn, id, changed, sign)?;
     batch.flush(conn)
 }
 
@@ -279,7 +403,52 @@ fn apply(conn: &mut DbConn, change: &Tally) -> Result<()> {
         );
         crate::db::sql_query(conn, &sql).execute(conn)?;
     }
+    let decisions: Vec<String> = change
+        .decisions
+        .iter()
+        .map(|((org, day, form), n)| format!("({org}, '{day}', '{}', {n})", form.as_str()))
+        .collect();
+    for part in decisions.chunks(UPSERT_ROWS) {
+        let sql = format!(
+            "INSERT INTO discipline_summaries (organization_id, decided_on, form, members) VALUES {} \
+             ON CONFLICT (organization_id, decided_on, form) DO UPDATE SET \
+             members = discipline_summaries.members + excluded.members",
+            part.join(", ")
+        );
+        crate::db::sql_query(conn, &sql).execute(conn)?;
+    }
+    let held: Vec<String> = change
+        .awards
+        .iter()
+        .map(|((org, a), n)| {
+            format!(
+                "({org}, '{}', {}, {}, {}, {n})",
+                a.awarded_on,
+                a.tier,
+                sql_bool(a.posthumous),
+                sql_bool(a.early)
+            )
+        })
+        .collect();
+    for part in held.chunks(UPSERT_ROWS) {
+        let sql = format!(
+            "INSERT INTO insignia_summaries (organization_id, awarded_on, tier, posthumous, early, awards) \
+             VALUES {} ON CONFLICT (organization_id, awarded_on, tier, posthumous, early) DO UPDATE SET \
+             awards = insignia_summaries.awards + excluded.awards",
+            part.join(", ")
+        );
+        crate::db::sql_query(conn, &sql).execute(conn)?;
+    }
     Ok(())
+}
+
+/// A boolean literal both engines read (SQLite 3.23 and later know `TRUE` and `FALSE`).
+fn sql_bool(b: bool) -> &'static str {
+    if b {
+        "TRUE"
+    } else {
+        "FALSE"
+    }
 }
 
 /// Sets the window to `first..=last` and computes the summaries again from the records, in
@@ -290,6 +459,8 @@ pub fn rebuild(conn: &mut DbConn, first: i32, last: i32) -> Result<()> {
     crate::db::write_transaction(conn, |conn| {
         crate::db::sql_query(conn, "DELETE FROM member_year_summaries").execute(conn)?;
         crate::db::sql_query(conn, "DELETE FROM admission_summaries").execute(conn)?;
+        crate::db::sql_query(conn, "DELETE FROM discipline_summaries").execute(conn)?;
+        crate::db::sql_query(conn, "DELETE FROM insignia_summaries").execute(conn)?;
         crate::db::sql_query(
             conn,
             &format!(

@@ -1,7 +1,9 @@
 //! The yearly summaries (src/store/summaries.rs) against the records: after every kind of
 //! write that moves a member's figures (admission, departure stated in an import, transfer,
 //! leave, expulsion and its annulment, exemption and its end, recognition, a corrected
-//! admission date, ratings entered, imported and corrected), the annual report read from the
+//! admission date, ratings entered, imported and corrected, decisions recorded, imported,
+//! reduced and annulled on appeal, insignia awarded, imported and returned on expulsion, a
+//! transfer recorded after a decision it precedes), the annual report read from the
 //! summaries equals the report counted from the records (the window emptied), for every
 //! organisation and pair of years; and the maintained rows equal the rows rebuilt from the
 //! records (`party-records summaries`).
@@ -44,7 +46,13 @@ async fn reports(app: &TestApp, token: &str) -> Vec<(String, i32, i32, Value)> {
                 org.to_string(),
                 year,
                 rating_year,
-                json!([r["structure"], r["ratings"]["members"], r["admissions"]]),
+                json!([
+                    r["structure"],
+                    r["ratings"]["members"],
+                    r["admissions"],
+                    r["discipline"],
+                    r["insignia"]
+                ]),
             ));
         }
     }
@@ -68,7 +76,12 @@ fn summary_rows(app: &TestApp) -> Vec<String> {
          WHERE members <> 0 OR probationary <> 0 OR exempt <> 0 OR excellent <> 0 OR good <> 0 \
            OR completed <> 0 OR not_completed <> 0 OR rated_exempt <> 0 \
          UNION ALL SELECT CAST(organization_id AS TEXT) || '/' || CAST(year AS TEXT) || '/' || CAST(since AS TEXT) \
-         || ': ' || CAST(admitted AS TEXT) AS key FROM admission_summaries WHERE admitted <> 0",
+         || ': ' || CAST(admitted AS TEXT) AS key FROM admission_summaries WHERE admitted <> 0 \
+         UNION ALL SELECT CAST(organization_id AS TEXT) || '/' || CAST(decided_on AS TEXT) || '/' || form \
+         || ': ' || CAST(members AS TEXT) AS key FROM discipline_summaries WHERE members <> 0 \
+         UNION ALL SELECT CAST(organization_id AS TEXT) || '/' || CAST(awarded_on AS TEXT) || '/' || CAST(tier AS TEXT) \
+         || (CASE WHEN posthumous THEN '/posthumous' ELSE '' END) || (CASE WHEN early THEN '/early' ELSE '' END) \
+         || ': ' || CAST(awards AS TEXT) AS key FROM insignia_summaries WHERE awards <> 0",
     )
     .load(&mut *conn)
     .unwrap();
@@ -186,6 +199,60 @@ async fn writes(app: &TestApp, admin: &str) {
         json!({"reason": "deceased", "on": "2025-12-31"}),
     )
     .await;
+    dated_writes(app, admin).await;
+}
+
+/// Decisions and insignia: recorded, imported, reduced, returned with an expulsion, and moved
+/// by a transfer recorded after them that took effect before.
+async fn dated_writes(app: &TestApp, admin: &str) {
+    let decide = |subject: &'static str, form: &'static str, on: &'static str| async move {
+        let answer = app
+            .post(
+                "/api/v1/disciplinary-actions",
+                admin,
+                json!({"subject_type": "member", "subject": subject, "form": form,
+                       "decision_number": format!("{subject}-{on}"), "authority_code": "P", "decided_on": on}),
+            )
+            .await;
+        answer.expect(201);
+        answer.body["id"].as_i64().unwrap()
+    };
+    // m5's 30-year insignia, imported, and a warning, both in B2; then a transfer to S2 from
+    // before both is recorded.
+    app.import_csv(
+        admin,
+        "insignia-awards",
+        "profile_number,tier,awarded_on\nm5,30,2025-07-20\n",
+    )
+    .await
+    .expect(200);
+    decide("m5", "warning", "2025-08-01").await;
+    app.post(
+        "/api/v1/members/m5/transfers",
+        admin,
+        json!({"organization_code": "S2", "on": "2025-07-15"}),
+    )
+    .await
+    .expect(200);
+    // m2 warned, reduced to a reprimand on appeal; then expelled: the 2024 insignia returned.
+    let warned = decide("m2", "warning", "2025-09-01").await;
+    app.post(
+        &format!("/api/v1/disciplinary-actions/{warned}/appeal"),
+        admin,
+        json!({"filed_on": "2025-09-05", "outcome": "reduced", "reduced_form": "reprimand",
+               "decided_on": "2025-09-20"}),
+    )
+    .await
+    .expect(200);
+    decide("m2", "expulsion", "2025-10-01").await;
+    // A decision imported.
+    app.import_csv(
+        admin,
+        "disciplinary-actions",
+        "subject_type,subject,form,decision_number,authority_code,decided_on\nmember,i3,reprimand,KT-i3,P,2025-11-01\n",
+    )
+    .await
+    .expect(200);
 }
 
 #[tokio::test]
@@ -245,7 +312,8 @@ async fn a_database_with_records_before_summaries_keeps_counting_from_the_record
     .expect(200);
     let mut conn = app.pool.get().unwrap();
     let kept: Count = diesel::sql_query(
-        "SELECT (SELECT count(*) FROM member_year_summaries) + (SELECT count(*) FROM admission_summaries) AS n",
+        "SELECT (SELECT count(*) FROM member_year_summaries) + (SELECT count(*) FROM admission_summaries) \
+         + (SELECT count(*) FROM discipline_summaries) + (SELECT count(*) FROM insignia_summaries) AS n",
     )
     .get_result(&mut *conn)
     .unwrap();

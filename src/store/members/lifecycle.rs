@@ -430,7 +430,10 @@ fn insert_admitted(
                 .map(|from| (from, a.left.map(|(_, on)| on)))
                 .into_iter()
                 .collect(),
+            // A new member has no decisions or insignia yet.
             ratings: Vec::new(),
+            decisions: Vec::new(),
+            awards: Vec::new(),
         })
         .collect();
     summaries.admitted(conn, &facts)?;

@@ -1,0 +1,2 @@
+DROP TABLE insignia_summaries;
+DROP TABLE discipline_summaries;
