@@ -394,6 +394,108 @@ async fn bad_input_is_refused_with_row_errors_and_nothing_is_written() {
     assert_eq!(app.count(&admin, "/api/v1/members").await, 4);
 }
 
+/// A key given twice far apart (rows 2 and 1,500: different batches of the writer, the first
+/// long written when the second comes) and a key given three times (rows 10, 700 and 1,200) are
+/// refused in both modes: each repeated row reported once with `import.duplicate_key`, the
+/// first occurrences not, the errors in row order, and nothing written. The repeats are found
+/// when the whole file is read, so in `mode=insert` a repeat of a key written by an earlier
+/// batch also gets the writer's own `import.exists`: one failed row, two errors.
+#[tokio::test]
+async fn keys_repeated_far_apart_are_refused_once_per_row_in_both_modes_and_nothing_is_written() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    loaded(&app, &admin).await;
+    let mut body =
+        String::from("profile_number,full_name,gender,born_on,organization_code,admitted_on\n");
+    for row in 1..=1500 {
+        let (number, name) = match row {
+            1500 => (1002, "Võ Thị Gấm"),
+            700 | 1200 => (1010, "Võ Thị Gấm"),
+            _ => (1000 + row, "Võ Văn Em"),
+        };
+        body.push_str(&format!(
+            "HG-{number},{name},female,1990-01-01,A1,2015-01-01\n"
+        ));
+    }
+    let members_before = app.count(&admin, "/api/v1/members").await;
+    for mode in ["upsert", "insert"] {
+        let answer = app
+            .import(
+                &admin,
+                "members",
+                &format!("?mode={mode}"),
+                "text/csv",
+                body.clone(),
+            )
+            .await;
+        answer.expect_problem(422, Some("import.duplicate_key"));
+        let errors = answer.body["errors"].as_array().unwrap();
+        let rows_with = |code: &str| -> Vec<i64> {
+            errors
+                .iter()
+                .filter(|e| e["code"] == code)
+                .map(|e| e["row"].as_i64().unwrap())
+                .collect()
+        };
+        assert_eq!(
+            rows_with("import.duplicate_key"),
+            [700, 1200, 1500],
+            "{mode}: {}",
+            answer.text
+        );
+        assert!(errors
+            .iter()
+            .filter(|e| e["code"] == "import.duplicate_key")
+            .all(|e| e["field"] == "profile_number"
+                && e["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("appears on an earlier row")));
+        let rows: Vec<i64> = errors.iter().map(|e| e["row"].as_i64().unwrap()).collect();
+        assert!(
+            rows.windows(2).all(|w| w[0] <= w[1]),
+            "{mode}: errors out of row order: {rows:?}"
+        );
+        // Rows 1,200 and 1,500 repeat keys written by an earlier batch (row 700 is a repeat
+        // within its batch, left out of the writing).
+        let (exists, total) = match mode {
+            "insert" => (vec![1200, 1500], 5),
+            _ => (vec![], 3),
+        };
+        assert_eq!(
+            rows_with("import.exists"),
+            exists,
+            "{mode}: {}",
+            answer.text
+        );
+        assert_eq!(
+            answer.body["total_errors"], total,
+            "{mode}: {}",
+            answer.text
+        );
+        assert_eq!(
+            answer.body["detail"],
+            format!("3 of 1500 rows have errors ({total} in all); nothing was imported."),
+            "{mode}: failed rows counted once"
+        );
+        assert_eq!(
+            app.count(&admin, "/api/v1/members").await,
+            members_before,
+            "{mode}: a row was written"
+        );
+        for number in ["HG-1001", "HG-1002", "HG-1010", "HG-2499"] {
+            assert_eq!(
+                app.get(&format!("/api/v1/members/{number}"), &admin)
+                    .await
+                    .status
+                    .as_u16(),
+                404,
+                "{mode}: {number} was written"
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn at_most_a_thousand_errors_are_listed_with_the_total() {
     let app = spawn_app().await;
