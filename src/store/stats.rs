@@ -190,7 +190,10 @@ fn member_figures(
 
 /// The member figures of two year ends from the summary rows of the organisations under the
 /// root on those days, and the admissions of `year` from those of the organisations under
-/// it on the day the first membership began.
+/// it on the day the first membership began. The years are an `IN` list, not an `OR`: both
+/// engines then look up each organisation's two rows by the whole primary key, where with the
+/// `OR` PostgreSQL read all thirteen years of each organisation and estimated each lookup
+/// three times dearer (45.9 against 15.8), nearer to a scan of the whole table.
 fn summary_figures(
     conn: &mut DbConn,
     root: i64,
@@ -230,7 +233,7 @@ fn summary_figures(
          SELECT {}, \
            CAST(COALESCE(sum(CASE WHEN y.year = $5 AND s.in_b = 1 THEN y.members END), 0) AS BIGINT) AS total_b, \
            (SELECT n FROM admitted) AS admitted \
-         FROM sub s JOIN member_year_summaries y ON y.organization_id = s.id AND (y.year = $3 OR y.year = $5)",
+         FROM sub s JOIN member_year_summaries y ON y.organization_id = s.id AND y.year IN ($3, $5)",
         subtree_cte("$2", "$4"),
         columns.join(", ")
     );
