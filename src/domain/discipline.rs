@@ -65,6 +65,18 @@ text_enum! {
     }
 }
 
+/// The form in which a decision counts in the statistics: the reduced one once reduced on
+/// appeal, none once annulled (the report leaves annulled decisions out). `store::stats`
+/// counts `COALESCE(reduced_form, form)` of the decisions not annulled; the summaries
+/// (`store::summaries`) count this.
+pub fn counted_form(
+    form: Form,
+    reduced: Option<Form>,
+    outcome: Option<AppealOutcome>,
+) -> Option<Form> {
+    (outcome != Some(AppealOutcome::Annulled)).then(|| reduced.unwrap_or(form))
+}
+
 /// `discipline.form_not_for_subject`: "Khiển trách, cảnh cáo, giải tán" for organisations;
 /// "khiển trách, cảnh cáo, cách chức, khai trừ" for members (QĐ 69, Điều 7).
 pub fn check_form(subject: SubjectType, form: Form) -> Result<(), RuleViolation> {
@@ -239,6 +251,25 @@ pub fn insignia_blocked_until(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_decision_counts_in_its_reduced_form_and_not_once_annulled() {
+        use Form::*;
+        assert_eq!(counted_form(Warning, None, None), Some(Warning));
+        assert_eq!(
+            counted_form(Warning, Some(Reprimand), Some(AppealOutcome::Reduced)),
+            Some(Reprimand)
+        );
+        assert_eq!(
+            counted_form(Expulsion, None, Some(AppealOutcome::Upheld)),
+            Some(Expulsion)
+        );
+        assert_eq!(
+            counted_form(Expulsion, None, Some(AppealOutcome::Annulled)),
+            None
+        );
+    }
+
     use super::*;
 
     fn d(s: &str) -> NaiveDate {

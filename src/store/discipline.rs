@@ -544,16 +544,16 @@ pub fn appeal(
             ))
             .execute(conn)?;
         if let Some(member) = row.member_id {
-            let counted = |annulled: bool, form: Form| (!annulled).then_some(form);
             summaries::decision_changed(
                 conn,
                 member,
                 row.decided_on,
-                counted(row.annulled(), row.effective_form()),
-                counted(
-                    input.outcome == Some(AppealOutcome::Annulled),
-                    input.reduced_form.unwrap_or(row.form()),
+                rules::counted_form(
+                    row.form(),
+                    row.reduced_form.as_deref().and_then(Form::parse),
+                    row.appeal_outcome.as_deref().and_then(AppealOutcome::parse),
                 ),
+                rules::counted_form(row.form(), input.reduced_form, input.outcome),
             )?;
         }
         let lifted = matches!(input.outcome, Some(AppealOutcome::Annulled))

@@ -179,9 +179,8 @@ fn member_figures(
     b: NaiveDate,
     year: i32,
 ) -> Result<MemberFigures> {
-    let window = crate::store::summaries::window(conn)?;
-    let summarised = |day: NaiveDate, y: i32| day == year_end(y) && window.contains(y);
-    if summarised(a, rating_year) && summarised(b, year) {
+    if a == year_end(rating_year) && b == year_end(year) && summarised(conn, &[rating_year, year])?
+    {
         summary_figures(conn, root, rating_year, year)
     } else {
         record_figures(conn, root, a, rating_year, b, year)
@@ -598,17 +597,17 @@ fn split_years(rows: Vec<YearFormCount>) -> [BTreeMap<String, i64>; 2] {
     years
 }
 
-/// Whether the days of `years` are kept in the summaries (`store::summaries`).
-fn summarised(conn: &mut DbConn, years: std::ops::RangeInclusive<i32>) -> Result<bool> {
+/// Whether all of `years` are kept in the summaries (`store::summaries`).
+fn summarised(conn: &mut DbConn, years: &[i32]) -> Result<bool> {
     let window = crate::store::summaries::window(conn)?;
-    Ok(window.contains(*years.start()) && window.contains(*years.end()))
+    Ok(years.iter().all(|y| window.contains(*y)))
 }
 
 /// The forms of the members' decisions of `year` and the year before under the root: summed
 /// from the organisations' summary rows when both years are kept there, else counted from the
 /// records (tests/api/summaries.rs holds the two equal).
 fn member_forms(conn: &mut DbConn, root: i64, year: i32) -> Result<[BTreeMap<String, i64>; 2]> {
-    if !summarised(conn, year - 1..=year)? {
+    if !summarised(conn, &[year - 1, year])? {
         return member_forms_of_records(conn, root, year);
     }
     Ok(split_years(
@@ -724,7 +723,7 @@ pub struct Insignia {
 /// summed from the organisations' summary rows when the year is kept there, else counted from
 /// the records (tests/api/summaries.rs holds the two equal).
 fn award_groups(conn: &mut DbConn, root: i64, year: i32) -> Result<Vec<AwardGroup>> {
-    if !summarised(conn, year..=year)? {
+    if !summarised(conn, &[year])? {
         return award_groups_of_records(conn, root, year);
     }
     Ok(crate::db::sql_query(conn, &format!(

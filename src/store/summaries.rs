@@ -21,7 +21,7 @@ use crate::db::schema::{
     member_ratings as mr, members, memberships,
 };
 use crate::db::DbConn;
-use crate::domain::discipline::{AppealOutcome, Form};
+use crate::domain::discipline::{counted_form, AppealOutcome, Form};
 use crate::domain::member::MembershipKind;
 use crate::domain::rating::{year_end, year_start, Level};
 use crate::domain::summary::{Award, MemberFacts, Span, Tally, Window};
@@ -76,14 +76,13 @@ fn spans_of(conn: &mut DbConn, ids: &[i64]) -> Result<HashMap<i64, Vec<Span>>> {
     Ok(spans)
 }
 
-/// The form in which a decision counts, as stored (`form`, `reduced_form`, `appeal_outcome`):
-/// the reduced one after an appeal, none once annulled (the report leaves annulled decisions
-/// out).
+/// The form in which a stored decision counts (`domain::discipline::counted_form`).
 fn standing_form(form: &str, reduced: Option<String>, outcome: Option<String>) -> Option<Form> {
-    if outcome.as_deref() == Some(AppealOutcome::Annulled.as_str()) {
-        return None;
-    }
-    Form::parse(reduced.as_deref().unwrap_or(form))
+    counted_form(
+        Form::parse(form)?,
+        reduced.as_deref().and_then(Form::parse),
+        outcome.as_deref().and_then(AppealOutcome::parse),
+    )
 }
 
 /// Everything the summaries depend on of `ids` (members that exist), with their ratings of
@@ -363,79 +362,94 @@ const UPSERT_ROWS: usize = 500;
 /// Adds `change` to the summary rows, creating the rows it is the first to touch. Every value
 /// in the statements is a number or a date of this crate's own, never input text.
 fn apply(conn: &mut DbConn, change: &Tally) -> Result<()> {
-    use diesel::RunQueryDsl as _;
-    let years: Vec<String> = change
-        .years
-        .iter()
-        .map(|((org, year), c)| {
-            let n = c.as_array().map(|n| n.to_string()).join(", ");
-            format!("({org}, {year}, {n})")
-        })
-        .collect();
-    for part in years.chunks(UPSERT_ROWS) {
-        let sql = format!(
-            "INSERT INTO member_year_summaries (organization_id, year, members, probationary, exempt, \
-             excellent, good, completed, not_completed, rated_exempt) VALUES {} \
-             ON CONFLICT (organization_id, year) DO UPDATE SET \
-             members = member_year_summaries.members + excluded.members, \
-             probationary = member_year_summaries.probationary + excluded.probationary, \
-             exempt = member_year_summaries.exempt + excluded.exempt, \
-             excellent = member_year_summaries.excellent + excluded.excellent, \
-             good = member_year_summaries.good + excluded.good, \
-             completed = member_year_summaries.completed + excluded.completed, \
-             not_completed = member_year_summaries.not_completed + excluded.not_completed, \
-             rated_exempt = member_year_summaries.rated_exempt + excluded.rated_exempt",
-            part.join(", ")
-        );
-        crate::db::sql_query(conn, &sql).execute(conn)?;
-    }
-    let admissions: Vec<String> = change
+    let years = change.years.iter().map(|((org, year), c)| {
+        let n = c.as_array().map(|n| n.to_string()).join(", ");
+        format!("({org}, {year}, {n})")
+    });
+    add_counts(
+        conn,
+        "member_year_summaries",
+        &["organization_id", "year"],
+        &[
+            "members",
+            "probationary",
+            "exempt",
+            "excellent",
+            "good",
+            "completed",
+            "not_completed",
+            "rated_exempt",
+        ],
+        years,
+    )?;
+    let admissions = change
         .admissions
         .iter()
-        .map(|((org, year, since), n)| format!("({org}, {year}, '{since}', {n})"))
-        .collect();
-    for part in admissions.chunks(UPSERT_ROWS) {
-        let sql = format!(
-            "INSERT INTO admission_summaries (organization_id, year, since, admitted) VALUES {} \
-             ON CONFLICT (organization_id, year, since) DO UPDATE SET \
-             admitted = admission_summaries.admitted + excluded.admitted",
-            part.join(", ")
-        );
-        crate::db::sql_query(conn, &sql).execute(conn)?;
-    }
-    let decisions: Vec<String> = change
+        .map(|((org, year, since), n)| format!("({org}, {year}, '{since}', {n})"));
+    add_counts(
+        conn,
+        "admission_summaries",
+        &["organization_id", "year", "since"],
+        &["admitted"],
+        admissions,
+    )?;
+    let decisions = change
         .decisions
         .iter()
-        .map(|((org, day, form), n)| format!("({org}, '{day}', '{}', {n})", form.as_str()))
-        .collect();
-    for part in decisions.chunks(UPSERT_ROWS) {
-        let sql = format!(
-            "INSERT INTO discipline_summaries (organization_id, decided_on, form, members) VALUES {} \
-             ON CONFLICT (organization_id, decided_on, form) DO UPDATE SET \
-             members = discipline_summaries.members + excluded.members",
-            part.join(", ")
-        );
-        crate::db::sql_query(conn, &sql).execute(conn)?;
-    }
-    let held: Vec<String> = change
-        .awards
+        .map(|((org, day, form), n)| format!("({org}, '{day}', '{}', {n})", form.as_str()));
+    add_counts(
+        conn,
+        "discipline_summaries",
+        &["organization_id", "decided_on", "form"],
+        &["members"],
+        decisions,
+    )?;
+    let awards = change.awards.iter().map(|((org, a), n)| {
+        format!(
+            "({org}, '{}', {}, {}, {}, {n})",
+            a.awarded_on,
+            a.tier,
+            sql_bool(a.posthumous),
+            sql_bool(a.early)
+        )
+    });
+    add_counts(
+        conn,
+        "insignia_summaries",
+        &[
+            "organization_id",
+            "awarded_on",
+            "tier",
+            "posthumous",
+            "early",
+        ],
+        &["awards"],
+        awards,
+    )
+}
+
+/// Upserts `rows` (SQL tuples of the key columns, then the count columns) into `table`,
+/// `UPSERT_ROWS` a statement, adding each count to the row's count where the key exists.
+fn add_counts(
+    conn: &mut DbConn,
+    table: &str,
+    key: &[&str],
+    counts: &[&str],
+    rows: impl Iterator<Item = String>,
+) -> Result<()> {
+    use diesel::RunQueryDsl as _;
+    let columns = [key, counts].concat().join(", ");
+    let sums: Vec<String> = counts
         .iter()
-        .map(|((org, a), n)| {
-            format!(
-                "({org}, '{}', {}, {}, {}, {n})",
-                a.awarded_on,
-                a.tier,
-                sql_bool(a.posthumous),
-                sql_bool(a.early)
-            )
-        })
+        .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
         .collect();
-    for part in held.chunks(UPSERT_ROWS) {
+    let rows: Vec<String> = rows.collect();
+    for part in rows.chunks(UPSERT_ROWS) {
         let sql = format!(
-            "INSERT INTO insignia_summaries (organization_id, awarded_on, tier, posthumous, early, awards) \
-             VALUES {} ON CONFLICT (organization_id, awarded_on, tier, posthumous, early) DO UPDATE SET \
-             awards = insignia_summaries.awards + excluded.awards",
-            part.join(", ")
+            "INSERT INTO {table} ({columns}) VALUES {} ON CONFLICT ({}) DO UPDATE SET {}",
+            part.join(", "),
+            key.join(", "),
+            sums.join(", ")
         );
         crate::db::sql_query(conn, &sql).execute(conn)?;
     }
