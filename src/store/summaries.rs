@@ -14,12 +14,9 @@ use std::collections::HashMap;
 
 use chrono::{Datelike, NaiveDate};
 use diesel::prelude::*;
-use diesel::sql_types::Integer;
+use diesel::sql_types::{BigInt, Bool, Date, Integer, Nullable, Text};
 
-use crate::db::schema::{
-    disciplinary_actions as actions, insignia_awards as awards, member_exemptions as exemptions,
-    member_ratings as mr, members, memberships,
-};
+use crate::db::schema::{members, memberships};
 use crate::db::DbConn;
 use crate::domain::discipline::{counted_form, AppealOutcome, Form};
 use crate::domain::member::MembershipKind;
@@ -76,104 +73,169 @@ fn spans_of(conn: &mut DbConn, ids: &[i64]) -> Result<HashMap<i64, Vec<Span>>> {
     Ok(spans)
 }
 
-/// The form in which a stored decision counts (`domain::discipline::counted_form`).
-fn standing_form(form: &str, reduced: Option<String>, outcome: Option<String>) -> Option<Form> {
-    counted_form(
-        Form::parse(form)?,
-        reduced.as_deref().and_then(Form::parse),
-        outcome.as_deref().and_then(AppealOutcome::parse),
+/// One row of [`facts_of`]'s statement: a membership, a member, an exemption, a rating, a
+/// decision or an award (`tag`), in the columns that kind fills (the others are NULL).
+#[derive(QueryableByName)]
+struct FactRow {
+    #[diesel(sql_type = Integer)]
+    tag: i32,
+    #[diesel(sql_type = BigInt)]
+    member_id: i64,
+    /// A membership's organisation.
+    #[diesel(sql_type = Nullable<BigInt>)]
+    organization_id: Option<i64>,
+    /// A rating's year, an award's tier.
+    #[diesel(sql_type = Nullable<Integer>)]
+    n: Option<i32>,
+    /// A membership's, an exemption's start; a member's admission; a decision's, an award's day.
+    #[diesel(sql_type = Nullable<Date>)]
+    starts: Option<NaiveDate>,
+    /// A membership's, an exemption's end; a member's full membership.
+    #[diesel(sql_type = Nullable<Date>)]
+    ends: Option<NaiveDate>,
+    /// A rating's level, a decision's form.
+    #[diesel(sql_type = Nullable<Text>)]
+    label: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    reduced_form: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    appeal_outcome: Option<String>,
+    #[diesel(sql_type = Nullable<Bool>)]
+    posthumous: Option<bool>,
+    #[diesel(sql_type = Nullable<Bool>)]
+    early: Option<bool>,
+}
+
+const MEMBERSHIP: i32 = 0;
+const MEMBER: i32 = 1;
+const EXEMPTION: i32 = 2;
+const RATING: i32 = 3;
+const DECISION: i32 = 4;
+const AWARD: i32 = 5;
+
+/// [`facts_of`]'s statement for `n` ids: the six reads as one `UNION ALL`, so that a member
+/// write's facts cost one round trip, not six (a transfer reads them twice). The ids are
+/// `$1`…`$n`, each used in every branch; then the window's first and last year, its first and
+/// last day, and the official membership kind. The first branch names and types every column
+/// (PostgreSQL types a `UNION` column from its branches, and an untyped NULL in the first
+/// ones would make it text).
+fn facts_sql(n: usize) -> String {
+    let ids = (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let (first_year, last_year, first_day, last_day, official) =
+        (n + 1, n + 2, n + 3, n + 4, n + 5);
+    format!(
+        "SELECT {MEMBERSHIP} AS tag, member_id, organization_id, CAST(NULL AS INTEGER) AS n, \
+                valid_from AS starts, valid_to AS ends, CAST(NULL AS TEXT) AS label, \
+                CAST(NULL AS TEXT) AS reduced_form, CAST(NULL AS TEXT) AS appeal_outcome, \
+                CAST(NULL AS BOOLEAN) AS posthumous, CAST(NULL AS BOOLEAN) AS early \
+           FROM memberships WHERE member_id IN ({ids}) AND kind = ${official} \
+         UNION ALL SELECT {MEMBER}, id, NULL, NULL, admitted_on, official_on, NULL, NULL, NULL, \
+                NULL, NULL \
+           FROM members WHERE id IN ({ids}) \
+         UNION ALL SELECT {EXEMPTION}, member_id, NULL, NULL, starts_on, ends_on, NULL, NULL, \
+                NULL, NULL, NULL \
+           FROM member_exemptions WHERE member_id IN ({ids}) \
+         UNION ALL SELECT {RATING}, member_id, NULL, year, NULL, NULL, level, NULL, NULL, NULL, \
+                NULL \
+           FROM member_ratings WHERE member_id IN ({ids}) \
+            AND year BETWEEN ${first_year} AND ${last_year} \
+         UNION ALL SELECT {DECISION}, member_id, NULL, NULL, decided_on, NULL, form, \
+                reduced_form, appeal_outcome, NULL, NULL \
+           FROM disciplinary_actions WHERE member_id IN ({ids}) \
+            AND decided_on BETWEEN ${first_day} AND ${last_day} \
+         UNION ALL SELECT {AWARD}, member_id, NULL, tier, awarded_on, NULL, NULL, NULL, NULL, \
+                posthumous, early \
+           FROM insignia_awards WHERE member_id IN ({ids}) AND revoked_on IS NULL \
+            AND awarded_on BETWEEN ${first_day} AND ${last_day}"
     )
 }
 
-/// Everything the summaries depend on of `ids` (members that exist), with their ratings of
-/// the window's years.
+/// A member's facts before their row is read.
+fn no_facts() -> MemberFacts {
+    MemberFacts {
+        admitted_on: NaiveDate::MIN,
+        official_on: None,
+        spans: Vec::new(),
+        exemptions: Vec::new(),
+        ratings: Vec::new(),
+        decisions: Vec::new(),
+        awards: Vec::new(),
+    }
+}
+
+/// Everything the summaries depend on of `ids` (members that exist), with their ratings,
+/// decisions and awards of the window's years: one statement per [`CHUNK`] ids.
 fn facts_of(conn: &mut DbConn, ids: &[i64], window: Window) -> Result<Vec<MemberFacts>> {
-    let mut spans = spans_of(conn, ids)?;
     let mut facts = Vec::with_capacity(ids.len());
+    let (first, last) = (year_start(window.first), year_end(window.last));
     for part in ids.chunks(CHUNK) {
-        let rows: Vec<(i64, NaiveDate, Option<NaiveDate>)> = members::table
-            .filter(members::id.eq_any(part))
-            .select((members::id, members::admitted_on, members::official_on))
+        let mut query = crate::db::sql_query(conn, &facts_sql(part.len()))
+            .into_boxed::<crate::db::MultiBackend>();
+        for id in part {
+            query = query.bind::<BigInt, _>(*id);
+        }
+        let rows: Vec<FactRow> = query
+            .bind::<Integer, _>(window.first)
+            .bind::<Integer, _>(window.last)
+            .bind::<Date, _>(first)
+            .bind::<Date, _>(last)
+            .bind::<Text, _>(MembershipKind::Official.as_str())
             .load(conn)?;
-        let mut exempt: HashMap<i64, Vec<(NaiveDate, Option<NaiveDate>)>> = HashMap::new();
-        for (id, from, to) in exemptions::table
-            .filter(exemptions::member_id.eq_any(part))
-            .select((
-                exemptions::member_id,
-                exemptions::starts_on,
-                exemptions::ends_on,
-            ))
-            .load::<(i64, NaiveDate, Option<NaiveDate>)>(conn)?
-        {
-            exempt.entry(id).or_default().push((from, to));
-        }
-        let mut ratings: HashMap<i64, Vec<(i32, Level)>> = HashMap::new();
-        for (id, year, level) in mr::table
-            .filter(mr::member_id.eq_any(part))
-            .filter(mr::year.between(window.first, window.last))
-            .select((mr::member_id, mr::year, mr::level))
-            .load::<(i64, i32, String)>(conn)?
-        {
-            if let Some(level) = Level::parse(&level) {
-                ratings.entry(id).or_default().push((year, level));
+        // The members found, in the order read; their facts as the rows come.
+        let mut members: Vec<i64> = Vec::new();
+        let mut of: HashMap<i64, MemberFacts> = HashMap::new();
+        for row in rows {
+            let member = of.entry(row.member_id).or_insert_with(no_facts);
+            match (row.tag, row.starts) {
+                (MEMBERSHIP, Some(from)) => {
+                    if let Some(organization_id) = row.organization_id {
+                        member.spans.push(Span {
+                            organization_id,
+                            from,
+                            to: row.ends,
+                        });
+                    }
+                }
+                (MEMBER, Some(admitted_on)) => {
+                    member.admitted_on = admitted_on;
+                    member.official_on = row.ends;
+                    members.push(row.member_id);
+                }
+                (EXEMPTION, Some(from)) => member.exemptions.push((from, row.ends)),
+                (RATING, _) => {
+                    if let (Some(year), Some(level)) =
+                        (row.n, row.label.as_deref().and_then(Level::parse))
+                    {
+                        member.ratings.push((year, level));
+                    }
+                }
+                (DECISION, Some(day)) => {
+                    let form = row.label.as_deref().and_then(Form::parse);
+                    let reduced = row.reduced_form.as_deref().and_then(Form::parse);
+                    let outcome = row.appeal_outcome.as_deref().and_then(AppealOutcome::parse);
+                    if let Some(form) = form.and_then(|f| counted_form(f, reduced, outcome)) {
+                        member.decisions.push((day, form));
+                    }
+                }
+                (AWARD, Some(awarded_on)) => {
+                    if let (Some(tier), Some(posthumous), Some(early)) =
+                        (row.n, row.posthumous, row.early)
+                    {
+                        member.awards.push(Award {
+                            awarded_on,
+                            tier,
+                            posthumous,
+                            early,
+                        });
+                    }
+                }
+                _ => {}
             }
         }
-        let (first, last) = (year_start(window.first), year_end(window.last));
-        let mut decisions: HashMap<i64, Vec<(NaiveDate, Form)>> = HashMap::new();
-        for (id, day, form, reduced, outcome) in actions::table
-            .filter(actions::member_id.eq_any(part))
-            .filter(actions::decided_on.between(first, last))
-            .select((
-                actions::member_id,
-                actions::decided_on,
-                actions::form,
-                actions::reduced_form,
-                actions::appeal_outcome,
-            ))
-            .load::<(
-                Option<i64>,
-                NaiveDate,
-                String,
-                Option<String>,
-                Option<String>,
-            )>(conn)?
-        {
-            if let (Some(id), Some(form)) = (id, standing_form(&form, reduced, outcome)) {
-                decisions.entry(id).or_default().push((day, form));
-            }
-        }
-        let mut held: HashMap<i64, Vec<Award>> = HashMap::new();
-        for (id, awarded_on, tier, posthumous, early) in awards::table
-            .filter(awards::member_id.eq_any(part))
-            .filter(awards::revoked_on.is_null())
-            .filter(awards::awarded_on.between(first, last))
-            .select((
-                awards::member_id,
-                awards::awarded_on,
-                awards::tier,
-                awards::posthumous,
-                awards::early,
-            ))
-            .load::<(i64, NaiveDate, i32, bool, bool)>(conn)?
-        {
-            held.entry(id).or_default().push(Award {
-                awarded_on,
-                tier,
-                posthumous,
-                early,
-            });
-        }
-        for (id, admitted_on, official_on) in rows {
-            facts.push(MemberFacts {
-                admitted_on,
-                official_on,
-                spans: spans.remove(&id).unwrap_or_default(),
-                exemptions: exempt.remove(&id).unwrap_or_default(),
-                ratings: ratings.remove(&id).unwrap_or_default(),
-                decisions: decisions.remove(&id).unwrap_or_default(),
-                awards: held.remove(&id).unwrap_or_default(),
-            });
-        }
+        facts.extend(members.iter().filter_map(|id| of.remove(id)));
     }
     Ok(facts)
 }
