@@ -36,7 +36,9 @@ pub struct Context<'a> {
     pub vis: Visibility,
     pub mode: Mode,
     pub by: String,
-    /// The summary changes of the whole import, added before it commits.
+    /// The summary changes of the whole import, added before it commits: new members,
+    /// ratings, decisions and insignia (a row that fails may leave its changes here, but a
+    /// failed row rejects the whole import, which then rolls back without adding them).
     pub summaries: std::sync::Mutex<crate::store::summaries::Batch>,
 }
 
@@ -784,9 +786,10 @@ fn action(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
         .first(conn)
         .optional()?;
     let Some(id) = recorded else {
-        let id = discipline_store::record(conn, ctx.vis, new, &ctx.by)?;
+        let changes = &mut ctx.summaries.lock().expect("one writer");
+        let id = discipline_store::record(conn, ctx.vis, new, &ctx.by, changes)?;
         if let Some(appeal) = appeal {
-            discipline_store::appeal(conn, ctx.vis, id, appeal, &ctx.by)?;
+            discipline_store::record_appeal(conn, ctx.vis, id, appeal, &ctx.by, changes)?;
         }
         return Ok(Outcome::Inserted);
     };
@@ -803,7 +806,8 @@ fn action(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
     }
     match (appeal, current.appeal.and_then(|a| a.outcome)) {
         (Some(appeal), None) => {
-            discipline_store::appeal(conn, ctx.vis, id, appeal, &ctx.by)?;
+            let changes = &mut ctx.summaries.lock().expect("one writer");
+            discipline_store::record_appeal(conn, ctx.vis, id, appeal, &ctx.by, changes)?;
             Ok(Outcome::Updated)
         }
         (Some(appeal), Some(recorded)) if appeal.outcome != Some(recorded) => Err(conflict(
@@ -834,7 +838,8 @@ fn award(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
         .first(conn)
         .optional()?;
     let Some((awarded_on, posthumous, early)) = recorded else {
-        insignia_store::record(conn, ctx.vis, new)?;
+        let changes = &mut ctx.summaries.lock().expect("one writer");
+        insignia_store::record(conn, ctx.vis, new, changes)?;
         return Ok(Outcome::Inserted);
     };
     may_update(ctx, "tier")?;

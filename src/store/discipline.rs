@@ -212,7 +212,9 @@ pub fn create(
     by: &str,
 ) -> Result<DisciplinaryAction> {
     crate::db::write_transaction(conn, |conn| {
-        let id = record(conn, vis, new, by)?;
+        let mut changes = summaries::Batch::default();
+        let id = record(conn, vis, new, by, &mut changes)?;
+        changes.flush(conn)?;
         let row = actions::table
             .find(id)
             .select(ActionRow::as_select())
@@ -222,8 +224,19 @@ pub fn create(
 }
 
 /// Records a decision with its effects, as `create` does, without reading it back: the bulk
-/// import needs only its id (three statements a row fewer).
-pub fn record(conn: &mut DbConn, vis: Visibility, new: NewAction, by: &str) -> Result<i64> {
+/// import needs only its id (three statements a row fewer). What the decision and the
+/// insignia an expulsion returns change in the summaries goes into `changes`, which the caller
+/// flushes before its transaction commits (`create` at once; the bulk import once for the
+/// file); what the expulsion changes of the member's roll is added at once
+/// (`summaries::tracking`). The increments commute, and nothing in a write reads the summary
+/// tables, so deferring some of them changes nothing but when they are written.
+pub fn record(
+    conn: &mut DbConn,
+    vis: Visibility,
+    new: NewAction,
+    by: &str,
+    changes: &mut summaries::Batch,
+) -> Result<i64> {
     crate::db::write_transaction(conn, |conn| {
         rules::check_form(new.subject_type, new.form)?;
         rules::check_dates(new.decided_on, new.announced_on, None, None)?;
@@ -334,13 +347,13 @@ pub fn record(conn: &mut DbConn, vis: Visibility, new: NewAction, by: &str) -> R
             .returning(actions::id)
             .get_result(conn)?;
         if let Some(m) = &member {
-            summaries::decision_changed(conn, m.id, new.decided_on, None, Some(new.form))?;
+            changes.decision_changed(conn, m.id, new.decided_on, None, Some(new.form))?;
         }
         match (new.form, &member, &org) {
             (Form::Expulsion, Some(m), _) if recorded_expulsion => {
-                expulsion_effects(conn, m, new.decided_on)?
+                expulsion_effects(conn, m, new.decided_on, changes)?
             }
-            (Form::Expulsion, Some(m), _) => expel(conn, m, new.decided_on, by)?,
+            (Form::Expulsion, Some(m), _) => expel(conn, m, new.decided_on, by, changes)?,
             // Cách chức: the positions held that day end with the decision.
             (Form::Dismissal, Some(m), _) => {
                 diesel::update(
@@ -375,14 +388,25 @@ pub fn record(conn: &mut DbConn, vis: Visibility, new: NewAction, by: &str) -> R
 
 /// Khai trừ: off the roll on the decision's day, a party-age gap from then, insignia returned
 /// ("Đảng viên bị đưa ra khỏi Đảng phải giao lại Huy hiệu Đảng", HD 01-2021 mục 18).
-fn expel(conn: &mut DbConn, member: &MemberRow, on: NaiveDate, by: &str) -> Result<()> {
+fn expel(
+    conn: &mut DbConn,
+    member: &MemberRow,
+    on: NaiveDate,
+    by: &str,
+    changes: &mut summaries::Batch,
+) -> Result<()> {
     member_store::leave_roll(conn, member, LeaveReason::Expelled, on, true, by)?;
-    expulsion_effects(conn, member, on)
+    expulsion_effects(conn, member, on, changes)
 }
 
 /// What an expulsion does besides ending the membership: a party-age gap from that day, and
-/// the insignia returned.
-fn expulsion_effects(conn: &mut DbConn, member: &MemberRow, on: NaiveDate) -> Result<()> {
+/// the insignia returned (taken out of the summaries through `changes`).
+fn expulsion_effects(
+    conn: &mut DbConn,
+    member: &MemberRow,
+    on: NaiveDate,
+    changes: &mut summaries::Batch,
+) -> Result<()> {
     diesel::insert_into(gaps::table)
         .values((
             gaps::member_id.eq(member.id),
@@ -415,7 +439,7 @@ fn expulsion_effects(conn: &mut DbConn, member: &MemberRow, on: NaiveDate) -> Re
     diesel::update(held())
         .set(awards::revoked_on.eq(Some(on)))
         .execute(conn)?;
-    summaries::awards_changed(conn, member.id, &returned, -1)
+    changes.awards_changed(conn, member.id, &returned, -1)
 }
 
 /// Undoes an expulsion annulled (or reduced) on appeal: back on the roll in the same branch,
@@ -501,6 +525,29 @@ pub fn appeal(
     by: &str,
 ) -> Result<DisciplinaryAction> {
     crate::db::write_transaction(conn, |conn| {
+        let mut changes = summaries::Batch::default();
+        record_appeal(conn, vis, id, input, by, &mut changes)?;
+        changes.flush(conn)?;
+        let row = actions::table
+            .find(id)
+            .select(ActionRow::as_select())
+            .first(conn)?;
+        view(conn, row)
+    })
+}
+
+/// Records an appeal, as `appeal` does, without reading the decision back; what the decision
+/// changes in the summaries goes into `changes` (as in `record`), what a reinstatement
+/// changes is added at once.
+pub fn record_appeal(
+    conn: &mut DbConn,
+    vis: Visibility,
+    id: i64,
+    input: AppealInput,
+    by: &str,
+    changes: &mut summaries::Batch,
+) -> Result<()> {
+    crate::db::write_transaction(conn, |conn| {
         let row = find_visible(conn, vis, id)?;
         crate::db::lock_row(conn, "disciplinary_actions", row.id)?;
         if row.appeal_outcome.is_some() {
@@ -544,7 +591,7 @@ pub fn appeal(
             ))
             .execute(conn)?;
         if let Some(member) = row.member_id {
-            summaries::decision_changed(
+            changes.decision_changed(
                 conn,
                 member,
                 row.decided_on,
@@ -579,11 +626,7 @@ pub fn appeal(
                 _ => {}
             }
         }
-        let row = actions::table
-            .find(row.id)
-            .select(ActionRow::as_select())
-            .first(conn)?;
-        view(conn, row)
+        Ok(())
     })
 }
 

@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::store::discipline::{member_actions, ActionRow};
 use crate::store::members::{find_visible as find_member, MemberRow};
 use crate::store::organizations::find_visible as find_org;
-use crate::store::{decode_cursor, far_future, Page};
+use crate::store::{decode_cursor, far_future, summaries, Page};
 
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Age {
@@ -284,14 +284,22 @@ fn check_award(conn: &mut DbConn, member: &MemberRow, new: &NewAward) -> Result<
 
 pub fn create(conn: &mut DbConn, vis: Visibility, new: NewAward) -> Result<InsigniaAward> {
     crate::db::write_transaction(conn, |conn| {
-        let id = record(conn, vis, new)?;
+        let mut changes = summaries::Batch::default();
+        let id = record(conn, vis, new, &mut changes)?;
+        changes.flush(conn)?;
         get_by_id(conn, id)
     })
 }
 
 /// Records an award, as `create` does, without reading it back: the bulk import needs only
-/// its id.
-pub fn record(conn: &mut DbConn, vis: Visibility, new: NewAward) -> Result<i64> {
+/// its id. What it adds to the summaries goes into `changes`, which the caller flushes before
+/// its transaction commits (`create` at once; the bulk import once for the file).
+pub fn record(
+    conn: &mut DbConn,
+    vis: Visibility,
+    new: NewAward,
+    changes: &mut summaries::Batch,
+) -> Result<i64> {
     crate::db::write_transaction(conn, |conn| {
         let member = find_member(conn, vis, &new.profile_number).map_err(
             crate::error::missing_reference(
@@ -332,7 +340,7 @@ pub fn record(conn: &mut DbConn, vis: Visibility, new: NewAward) -> Result<i64> 
                 posthumous: new.posthumous,
                 early: new.early,
             };
-            crate::store::summaries::awards_changed(conn, member.id, &[award], 1)?;
+            changes.awards_changed(conn, member.id, &[award], 1)?;
         }
         Ok(id)
     })

@@ -3,8 +3,9 @@
 //! contributes (`domain::summary::Tally::add_member`) adds the change in its own transaction.
 //! Member writes go through [`tracking`] (the member's tally before and after); new members
 //! through [`Batch::admitted`]; ratings through [`ratings_changed`], decisions through
-//! [`decision_changed`] and insignia through [`awards_changed`], which need only the member's
-//! memberships.
+//! [`Batch::decision_changed`] and insignia through [`Batch::awards_changed`], which need only
+//! the member's memberships (the store functions of discipline and insignia take the batch: a
+//! single write flushes its own, a bulk import one for the whole file).
 //!
 //! Changes are applied in key order, so two PostgreSQL transactions that touch the same
 //! organisation-years lock their rows in the same order and never deadlock on them; the
@@ -275,7 +276,10 @@ pub type RatingChange = (i64, i32, Option<Level>, Level);
 /// random order touches about 490 organisations in every 500 members, 13 years each.
 /// Added when [`Batch::flush`] is called (before the transaction commits), or earlier when
 /// it holds [`FLUSH_AT`] entries, which bounds its memory. Dropped unflushed, it adds nothing
-/// (for a transaction that rolls back).
+/// (for a transaction that rolls back). Deferring is exact because the increments commute and
+/// no write reads the summary tables (only `store::stats` does, for reports): a write that
+/// adds its own change at once ([`tracking`]) in the same transaction computes it from the
+/// records, whatever the batch holds.
 #[derive(Default)]
 pub struct Batch {
     window: Option<Window>,
@@ -395,26 +399,6 @@ impl Batch {
 pub fn ratings_changed(conn: &mut DbConn, changes: &[RatingChange]) -> Result<()> {
     let mut batch = Batch::default();
     batch.ratings_changed(conn, changes)?;
-    batch.flush(conn)
-}
-
-/// Adds what a change to a member's disciplinary decision changes, now (`Batch::decision_changed`).
-pub fn decision_changed(
-    conn: &mut DbConn,
-    id: i64,
-    day: NaiveDate,
-    before: Option<Form>,
-    after: Option<Form>,
-) -> Result<()> {
-    let mut batch = Batch::default();
-    batch.decision_changed(conn, id, day, before, after)?;
-    batch.flush(conn)
-}
-
-/// Adds a member's insignia awarded or returned, now (`Batch::awards_changed`).
-pub fn awards_changed(conn: &mut DbConn, id: i64, changed: &[Award], sign: i64) -> Result<()> {
-    let mut batch = Batch::default();
-    batch.awards_changed(conn, id, changed, sign)?;
     batch.flush(conn)
 }
 

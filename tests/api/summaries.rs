@@ -3,7 +3,8 @@
 //! leave, expulsion and its annulment, exemption and its end, recognition, a corrected
 //! admission date, ratings entered, imported and corrected, decisions recorded, imported,
 //! reduced and annulled on appeal, insignia awarded, imported and returned on expulsion, a
-//! transfer recorded after a decision it precedes), the annual report read from the
+//! transfer recorded after a decision it precedes, an import of decisions that expels, returns
+//! insignia, annuls and reduces on appeal in one file), the annual report read from the
 //! summaries equals the report counted from the records (the window emptied), for every
 //! organisation and pair of years; and the maintained rows equal the rows rebuilt from the
 //! records (`party-records summaries`).
@@ -253,6 +254,57 @@ async fn dated_writes(app: &TestApp, admin: &str) {
     )
     .await
     .expect(200);
+    imported_dated_writes(app, admin).await;
+}
+
+/// Decisions and insignia imported with their effects on each other, in the files' one
+/// transaction each: insignia (one to a member expelled already, recorded as returned), then
+/// a file expelling a member whose insignia it returns, annulling that expulsion on appeal
+/// (insignia restored, back on the roll), warning and expelling the member again, and
+/// reducing another member's warning on appeal.
+async fn imported_dated_writes(app: &TestApp, admin: &str) {
+    app.import_csv(
+        admin,
+        "insignia-awards",
+        "profile_number,tier,awarded_on,override_reason\n\
+         i3,50,2025-02-03,\n\
+         m3,30,2025-02-03,hồ sơ cũ\n\
+         m9,30,2025-07-02,hồ sơ cũ\n",
+    )
+    .await
+    .expect(200);
+    app.import_csv(
+        admin,
+        "disciplinary-actions",
+        "subject_type,subject,form,decision_number,authority_code,decided_on,appeal_outcome,appeal_filed_on,appeal_decided_on,reduced_form\n\
+         member,m9,expulsion,KT-m9-1,P,2025-08-01,annulled,2025-08-05,2025-08-20,\n\
+         member,m9,warning,KT-m9-2,P,2025-09-20,,,,\n\
+         member,m9,expulsion,KT-m9-3,P,2025-10-15,,,,\n\
+         member,m5,warning,KT-m5,P,2025-09-10,reduced,2025-09-12,2025-09-30,reprimand\n",
+    )
+    .await
+    .expect(200);
+    // The file did what it says: m9 off the roll, the insignia returned.
+    let m9 = app.get("/api/v1/members/m9", admin).await;
+    m9.expect(200);
+    assert_eq!(m9.body["leave_reason"], "expelled", "{:?}", m9.body);
+    let awards = app
+        .get("/api/v1/insignia-awards?year=2025&tier=30", admin)
+        .await;
+    awards.expect(200);
+    let returned: Vec<_> = awards.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| !a["revoked_on"].is_null())
+        .map(|a| {
+            (
+                a["profile_number"].as_str().unwrap(),
+                a["revoked_on"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(returned, [("m3", "2025-06-01"), ("m9", "2025-10-15")]);
 }
 
 #[tokio::test]
