@@ -25,6 +25,14 @@ use crate::domain::rating::{year_end, year_start, Level};
 use crate::domain::summary::{Award, MemberFacts, Span, Tally, Window};
 use crate::error::Result;
 
+/// The summary tables, which every write keeps and the report reads.
+pub const TABLES: [&str; 4] = [
+    "member_year_summaries",
+    "admission_summaries",
+    "discipline_summaries",
+    "insignia_summaries",
+];
+
 #[derive(QueryableByName)]
 struct WindowRow {
     #[diesel(sql_type = Integer)]
@@ -517,10 +525,9 @@ fn sql_bool(b: bool) -> &'static str {
 pub fn rebuild(conn: &mut DbConn, first: i32, last: i32) -> Result<()> {
     use diesel::RunQueryDsl as _;
     crate::db::write_transaction(conn, |conn| {
-        crate::db::sql_query(conn, "DELETE FROM member_year_summaries").execute(conn)?;
-        crate::db::sql_query(conn, "DELETE FROM admission_summaries").execute(conn)?;
-        crate::db::sql_query(conn, "DELETE FROM discipline_summaries").execute(conn)?;
-        crate::db::sql_query(conn, "DELETE FROM insignia_summaries").execute(conn)?;
+        for table in TABLES {
+            crate::db::sql_query(conn, &format!("DELETE FROM {table}")).execute(conn)?;
+        }
         crate::db::sql_query(
             conn,
             &format!(
@@ -540,6 +547,8 @@ pub fn rebuild(conn: &mut DbConn, first: i32, last: i32) -> Result<()> {
             let tally = tally_of(conn, part, window)?;
             apply(conn, &tally)?;
         }
+        // Every row is new: the report's plans need the tables' statistics of now.
+        crate::db::refresh_statistics(conn, &TABLES)?;
         Ok(())
     })
 }
