@@ -39,6 +39,24 @@ fn in_subtree(org_column: &str, day: &str, min_depth: u8) -> String {
     )
 }
 
+/// `org_column` lies between the least and the greatest id of the organisations ever under the
+/// root `$1` (at `min_depth` or deeper): two probes of the tree's primary key. For the tables
+/// read per organisation of a subtree (the organisations themselves, and the summary tables,
+/// whose rows are keyed by organisation first): a subtree's organisations are mostly
+/// created together, so their ids are close, and the bound lets the engine read the subtree's
+/// rows as one range of the key. Without it PostgreSQL read the nation's summary rows for each
+/// province (member figures of Hưng Yên, 15,792 organisations: 678 ms; with it 97 ms). When
+/// the ids are scattered the bound is merely weak, never wrong.
+fn in_subtree_ids(org_column: &str, min_depth: u8) -> String {
+    let ids = |f: &str| {
+        format!(
+            "(SELECT {f}(r.descendant_id) FROM organization_tree r WHERE r.ancestor_id = $1 \
+             AND r.depth >= {min_depth})"
+        )
+    };
+    format!("{org_column} BETWEEN {} AND {}", ids("min"), ids("max"))
+}
+
 /// The official membership that holds on `day`, or the last one that began by then.
 fn membership_on(member: &str, day: &str) -> String {
     format!(
@@ -226,15 +244,18 @@ fn summary_figures(
     let sql = format!(
         "WITH {}, \
          admitted AS (SELECT CAST(COALESCE(sum(a.admitted), 0) AS BIGINT) AS n FROM admission_summaries a \
-           WHERE a.year = $5 AND a.organization_id IN (SELECT id FROM sub) \
+           WHERE a.year = $5 AND {ids_a} AND a.organization_id IN (SELECT id FROM sub) \
            AND EXISTS (SELECT 1 FROM organization_tree t WHERE t.ancestor_id = $1 AND t.descendant_id = a.organization_id \
              AND t.valid_from <= a.since AND (t.valid_to IS NULL OR t.valid_to > a.since))) \
          SELECT {}, \
            CAST(COALESCE(sum(CASE WHEN y.year = $5 AND s.in_b = 1 THEN y.members END), 0) AS BIGINT) AS total_b, \
            (SELECT n FROM admitted) AS admitted \
-         FROM sub s JOIN member_year_summaries y ON y.organization_id = s.id AND y.year IN ($3, $5)",
+         FROM sub s JOIN member_year_summaries y ON y.organization_id = s.id AND y.year IN ($3, $5) \
+           AND {ids_y}",
         subtree_cte("$2", "$4"),
-        columns.join(", ")
+        columns.join(", "),
+        ids_a = in_subtree_ids("a.organization_id", 0),
+        ids_y = in_subtree_ids("y.organization_id", 0),
     );
     Ok(crate::db::sql_query(conn, &sql)
         .bind::<BigInt, _>(root)
@@ -309,14 +330,17 @@ fn organization_figures(
     day: NaiveDate,
     rating_year: i32,
 ) -> Result<Vec<OrgKindLevel>> {
-    let sql = "WITH sub AS (SELECT DISTINCT t.descendant_id AS id FROM organization_tree t WHERE t.ancestor_id = $1 \
+    let sql = format!(
+        "WITH sub AS (SELECT DISTINCT t.descendant_id AS id FROM organization_tree t WHERE t.ancestor_id = $1 \
            AND t.depth >= 1 AND t.valid_from <= $2 AND (t.valid_to IS NULL OR t.valid_to > $2)) \
          SELECT o.kind AS kind, r.level AS level, count(*) AS n \
          FROM sub s JOIN organizations o ON o.id = s.id \
          LEFT JOIN organization_ratings r ON r.organization_id = o.id AND r.year = $3 \
-         WHERE o.established_on <= $2 AND (o.dissolved_on IS NULL OR o.dissolved_on > $2) \
-         GROUP BY o.kind, r.level";
-    Ok(crate::db::sql_query(conn, sql)
+         WHERE {} AND o.established_on <= $2 AND (o.dissolved_on IS NULL OR o.dissolved_on > $2) \
+         GROUP BY o.kind, r.level",
+        in_subtree_ids("o.id", 1)
+    );
+    Ok(crate::db::sql_query(conn, &sql)
         .bind::<BigInt, _>(root)
         .bind::<Date, _>(day)
         .bind::<Integer, _>(rating_year)
@@ -613,8 +637,9 @@ fn member_forms(conn: &mut DbConn, root: i64, year: i32) -> Result<[BTreeMap<Str
     Ok(split_years(
         crate::db::sql_query(conn, &format!(
             "SELECT d.decided_on >= $4 AS current, d.form AS key, CAST(sum(d.members) AS BIGINT) AS n \
-             FROM discipline_summaries d WHERE d.decided_on >= $2 AND d.decided_on <= $3 AND {} \
+             FROM discipline_summaries d WHERE d.decided_on >= $2 AND d.decided_on <= $3 AND {} AND {} \
              GROUP BY 1, 2 HAVING sum(d.members) <> 0",
+            in_subtree_ids("d.organization_id", 0),
             in_subtree("d.organization_id", "d.decided_on", 0)
         ))
         .bind::<BigInt, _>(root)
@@ -729,8 +754,9 @@ fn award_groups(conn: &mut DbConn, root: i64, year: i32) -> Result<Vec<AwardGrou
     Ok(crate::db::sql_query(conn, &format!(
         "SELECT w.tier AS tier, w.awarded_on AS awarded_on, w.posthumous AS posthumous, w.early AS early, \
          CAST(sum(w.awards) AS BIGINT) AS n FROM insignia_summaries w \
-         WHERE w.awarded_on >= $2 AND w.awarded_on <= $3 AND {} \
+         WHERE w.awarded_on >= $2 AND w.awarded_on <= $3 AND {} AND {} \
          GROUP BY w.tier, w.awarded_on, w.posthumous, w.early HAVING sum(w.awards) <> 0",
+        in_subtree_ids("w.organization_id", 0),
         in_subtree("w.organization_id", "w.awarded_on", 0)
     ))
     .bind::<BigInt, _>(root)
