@@ -174,6 +174,15 @@ fn find_visible(conn: &mut DbConn, vis: Visibility, id: i64) -> Result<ActionRow
         .ok_or_else(|| Error::not_found(format!("Disciplinary action {id} was not found.")))
 }
 
+/// A decision just written, read back for the answer (the caller could see it to write it).
+fn read_back(conn: &mut DbConn, id: i64) -> Result<DisciplinaryAction> {
+    let row = actions::table
+        .find(id)
+        .select(ActionRow::as_select())
+        .first(conn)?;
+    view(conn, row)
+}
+
 pub fn get(conn: &mut DbConn, vis: Visibility, id: i64) -> Result<DisciplinaryAction> {
     let row = find_visible(conn, vis, id)?;
     view(conn, row)
@@ -212,14 +221,8 @@ pub fn create(
     by: &str,
 ) -> Result<DisciplinaryAction> {
     crate::db::write_transaction(conn, |conn| {
-        let mut changes = summaries::Batch::default();
-        let id = record(conn, vis, new, by, &mut changes)?;
-        changes.flush(conn)?;
-        let row = actions::table
-            .find(id)
-            .select(ActionRow::as_select())
-            .first(conn)?;
-        view(conn, row)
+        let id = summaries::now(conn, |conn, changes| record(conn, vis, new, by, changes))?;
+        read_back(conn, id)
     })
 }
 
@@ -525,14 +528,10 @@ pub fn appeal(
     by: &str,
 ) -> Result<DisciplinaryAction> {
     crate::db::write_transaction(conn, |conn| {
-        let mut changes = summaries::Batch::default();
-        record_appeal(conn, vis, id, input, by, &mut changes)?;
-        changes.flush(conn)?;
-        let row = actions::table
-            .find(id)
-            .select(ActionRow::as_select())
-            .first(conn)?;
-        view(conn, row)
+        summaries::now(conn, |conn, changes| {
+            record_appeal(conn, vis, id, input, by, changes)
+        })?;
+        read_back(conn, id)
     })
 }
 

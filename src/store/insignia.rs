@@ -284,9 +284,7 @@ fn check_award(conn: &mut DbConn, member: &MemberRow, new: &NewAward) -> Result<
 
 pub fn create(conn: &mut DbConn, vis: Visibility, new: NewAward) -> Result<InsigniaAward> {
     crate::db::write_transaction(conn, |conn| {
-        let mut changes = summaries::Batch::default();
-        let id = record(conn, vis, new, &mut changes)?;
-        changes.flush(conn)?;
+        let id = summaries::now(conn, |conn, changes| record(conn, vis, new, changes))?;
         get_by_id(conn, id)
     })
 }

@@ -234,19 +234,10 @@ fn summary_figures(
             }
         )
     };
-    let columns: Vec<String> = [
-        "members",
-        "probationary",
-        "exempt",
-        "excellent",
-        "good",
-        "completed",
-        "not_completed",
-        "rated_exempt",
-    ]
-    .into_iter()
-    .map(on_a)
-    .collect();
+    let columns: Vec<String> = crate::store::summaries::YEAR_COUNTS
+        .into_iter()
+        .map(on_a)
+        .collect();
     let sql = format!(
         "WITH {}, \
          admitted AS (SELECT CAST(COALESCE(sum(a.admitted), 0) AS BIGINT) AS n FROM admission_summaries a \

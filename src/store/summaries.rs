@@ -33,6 +33,19 @@ pub const TABLES: [&str; 4] = [
     "insignia_summaries",
 ];
 
+/// The counts of a `member_year_summaries` row, in the order of `domain::summary`'s
+/// `as_array`.
+pub const YEAR_COUNTS: [&str; 8] = [
+    "members",
+    "probationary",
+    "exempt",
+    "excellent",
+    "good",
+    "completed",
+    "not_completed",
+    "rated_exempt",
+];
+
 #[derive(QueryableByName)]
 struct WindowRow {
     #[diesel(sql_type = Integer)]
@@ -403,11 +416,21 @@ impl Batch {
     }
 }
 
+/// Runs `write` with a fresh batch and adds what it holds: a single write, in the caller's
+/// transaction (a bulk import keeps one batch for the file instead).
+pub fn now<T>(
+    conn: &mut DbConn,
+    write: impl FnOnce(&mut DbConn, &mut Batch) -> Result<T>,
+) -> Result<T> {
+    let mut batch = Batch::default();
+    let out = write(conn, &mut batch)?;
+    batch.flush(conn)?;
+    Ok(out)
+}
+
 /// Adds what rating writes change, now (a single write).
 pub fn ratings_changed(conn: &mut DbConn, changes: &[RatingChange]) -> Result<()> {
-    let mut batch = Batch::default();
-    batch.ratings_changed(conn, changes)?;
-    batch.flush(conn)
+    now(conn, |conn, batch| batch.ratings_changed(conn, changes))
 }
 
 /// Rows per upsert statement.
@@ -424,16 +447,7 @@ fn apply(conn: &mut DbConn, change: &Tally) -> Result<()> {
         conn,
         "member_year_summaries",
         &["organization_id", "year"],
-        &[
-            "members",
-            "probationary",
-            "exempt",
-            "excellent",
-            "good",
-            "completed",
-            "not_completed",
-            "rated_exempt",
-        ],
+        &YEAR_COUNTS,
         years,
     )?;
     let admissions = change

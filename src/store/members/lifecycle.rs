@@ -98,9 +98,9 @@ pub struct NewMember {
 
 pub fn create(conn: &mut DbConn, vis: Visibility, new: NewMember, by: &str) -> Result<Member> {
     crate::db::write_transaction(conn, |conn| {
-        let mut summaries = summaries::Batch::default();
-        let id = create_many(conn, vis, vec![(new, None)], by, &mut summaries)?.remove(0)?;
-        summaries.flush(conn)?;
+        let id = summaries::now(conn, |conn, batch| {
+            create_many(conn, vis, vec![(new, None)], by, batch)?.remove(0)
+        })?;
         reload(conn, id)
     })
 }
