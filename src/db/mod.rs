@@ -122,6 +122,65 @@ pub fn refresh_statistics(conn: &mut DbConn, tables: &[&'static str]) -> Result<
     Ok(())
 }
 
+/// Rows changed in a table, beyond [`STALE_SHARE`] of its rows at its last analysis, that make
+/// its statistics stale: PostgreSQL's own defaults for autoanalyze
+/// (`autovacuum_analyze_threshold` 50, `autovacuum_analyze_scale_factor` 0.1).
+pub const STALE_ROWS: f64 = 50.0;
+/// See [`STALE_ROWS`].
+pub const STALE_SHARE: f64 = 0.1;
+
+/// Whether a table whose last analysis counted `rows_at_last_analysis` rows (`None`: never
+/// analysed) needs new statistics after `changed` rows were written: autovacuum's rule.
+pub fn statistics_stale(changed: u64, rows_at_last_analysis: Option<f64>) -> bool {
+    changed as f64 >= STALE_ROWS + STALE_SHARE * rows_at_last_analysis.unwrap_or(0.0).max(0.0)
+}
+
+/// Refreshes the statistics of those of `tables` that `changed` written rows made stale
+/// ([`statistics_stale`]), inside the writing transaction: what autovacuum would do, which
+/// this crate cannot count on (it is off on some servers, this benchmark machine's among
+/// them, and otherwise runs only after its nap). Without it a province loaded into a fresh
+/// PostgreSQL database kept no statistics at all, and a clerk's first page of members was
+/// planned as a walk of the whole subtree (43 ms, against 5 ms analysed: BENCHMARKS.md). A
+/// no-op on SQLite (`refresh_statistics`).
+pub fn refresh_stale_statistics(
+    conn: &mut DbConn,
+    tables: &[&'static str],
+    changed: u64,
+) -> Result<(), DieselError> {
+    let DbConn::Postgres(c) = conn else {
+        return Ok(());
+    };
+    #[derive(diesel::QueryableByName)]
+    struct Analysed {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+        #[diesel(sql_type = diesel::sql_types::Double)]
+        rows: f64,
+    }
+    use diesel::RunQueryDsl;
+    // `reltuples` is -1 until a table's first analysis (PostgreSQL 14 and later).
+    let known: Vec<Analysed> = diesel::sql_query(
+        "SELECT c.relname::text AS name, c.reltuples::float8 AS rows FROM pg_class c \
+         WHERE c.relname = ANY($1) AND c.relkind IN ('r', 'p') \
+         AND c.relnamespace = to_regnamespace(current_schema())",
+    )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(tables)
+    .load(c)?;
+    let stale: Vec<&'static str> = tables
+        .iter()
+        .copied()
+        .filter(|table| {
+            let rows = known
+                .iter()
+                .find(|k| k.name == *table)
+                .map(|k| k.rows)
+                .filter(|rows| *rows >= 0.0);
+            statistics_stale(changed, rows)
+        })
+        .collect();
+    refresh_statistics(conn, &stale)
+}
+
 /// Which engine a database URL names. SQLite accepts any string as a file name, so the scheme
 /// decides, and anything that is not `postgres://` or `postgresql://` is SQLite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -297,5 +356,25 @@ fn finish<T, E: From<DieselError>>(conn: &mut DbConn, result: Result<T, E>) -> R
             let _ = Manager::rollback_transaction(conn);
             Err(err)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::statistics_stale;
+
+    #[test]
+    fn a_table_never_analysed_is_stale_from_fifty_rows() {
+        assert!(statistics_stale(50, None));
+        assert!(!statistics_stale(49, None));
+    }
+
+    #[test]
+    fn an_analysed_table_is_stale_when_a_tenth_of_it_changed() {
+        // 35,000 rows at the last analysis: 50 + 3,500 changed rows make it stale.
+        assert!(statistics_stale(3_550, Some(35_000.0)));
+        assert!(!statistics_stale(3_549, Some(35_000.0)));
+        // A clerk's spreadsheet of 200 rows into a province leaves the statistics alone.
+        assert!(!statistics_stale(200, Some(35_000.0)));
     }
 }

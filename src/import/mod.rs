@@ -456,12 +456,6 @@ impl Writer<'_> {
     }
 }
 
-/// Rows written by one import from which the planner's statistics of its tables are refreshed
-/// before it commits (`db::refresh_statistics`). A province's 35,000 members plan well enough
-/// without (and the `ANALYZE` of their four tables took 0.35 s of a 1.6 s import); the
-/// nation's 5.5 million made every later member lookup a hash join over all organisations.
-const REFRESH_STATISTICS_AFTER: usize = 100_000;
-
 /// Rows written by a row-by-row import at which it first refreshes its tables' statistics
 /// (then at each doubling): `Writer::refresh_statistics_as_tables_grow`.
 const FIRST_REFRESH: usize = 1000;
@@ -567,13 +561,12 @@ pub fn run<R: Read + Send>(
                 // One event for the whole file, in its transaction.
                 let event = audit::import_event(caller, mode, &writer, &digest);
                 crate::store::audit::append(conn, &caller.actor(), vec![event])?;
-                if writer.summary.inserted + writer.summary.updated >= REFRESH_STATISTICS_AFTER {
-                    // The summary tables too: the report reads them, and without statistics
-                    // PostgreSQL scanned the nation's 3.7 million summary rows for each
-                    // province's report (630 ms, against 89 ms by their primary key).
-                    let tables = [kind.tables(), kind.summary_tables()].concat();
-                    crate::db::refresh_statistics(conn, &tables)?;
-                }
+                // The summary tables too: the report reads them, and without statistics
+                // PostgreSQL scanned the nation's 3.7 million summary rows for each
+                // province's report (630 ms, against 89 ms by their primary key).
+                let tables = [kind.tables(), kind.summary_tables()].concat();
+                let written = writer.summary.inserted + writer.summary.updated;
+                crate::db::refresh_stale_statistics(conn, &tables, written as u64)?;
                 Ok(())
             }
         })
