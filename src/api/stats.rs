@@ -27,32 +27,48 @@ fn check_year(field: &str, year: i32) -> Result<i32> {
     }
 }
 
+/// The organisation code asked about, normalised; `organization=` (empty) is a 400, not the
+/// caller's scope, since a client that sends the parameter means some organisation.
+fn organization_code(organization: Option<String>) -> Result<Option<String>> {
+    match organization.map(|o| text::normalize(&o)) {
+        Some(code) if code.is_empty() => Err(Error::BadRequest {
+            detail: "organization is an organisation code; leave it out for your whole scope."
+                .into(),
+            errors: vec![FieldError::new(
+                "organization",
+                "required",
+                "Must not be empty.",
+            )],
+        }),
+        code => Ok(code),
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StructureQuery {
-    organization: String,
+    organization: Option<String>,
     on: Option<NaiveDate>,
 }
 
-/// Answers with the figures `compute` makes for the organisation named, if the caller may see it.
+/// Answers with the figures `compute` makes for the organisation named, if the caller may see
+/// it; with none named, for the caller's own scope (`stats::scope`).
 async fn figures<T, F>(
     state: web::Data<AppState>,
     caller: &Caller,
-    organization: &str,
+    organization: Option<String>,
     compute: F,
 ) -> Result<HttpResponse>
 where
     T: serde::Serialize + Send + 'static,
-    F: FnOnce(&mut crate::db::DbConn, &crate::store::organizations::OrgRow) -> Result<T>
-        + Send
-        + 'static,
+    F: FnOnce(&mut crate::db::DbConn, &stats::Scope) -> Result<T> + Send + 'static,
 {
-    let code = text::normalize(organization);
+    let code = organization_code(organization)?;
     let vis = caller.visibility();
     let figures = state
         .db(move |conn| {
-            let root = stats::root(conn, vis, &code)?;
-            stats::read(conn, |conn| compute(conn, &root))
+            let scope = stats::scope(conn, vis, code.as_deref())?;
+            stats::read(conn, |conn| compute(conn, &scope))
         })
         .await?;
     Ok(HttpResponse::Ok().json(figures))
@@ -65,8 +81,8 @@ pub async fn structure(
 ) -> Result<HttpResponse> {
     let q = query.into_inner();
     let on = q.on.unwrap_or_else(crate::time::today);
-    figures(state, &caller, &q.organization, move |conn, root| {
-        stats::structure(conn, root, on)
+    figures(state, &caller, q.organization, move |conn, scope| {
+        stats::structure(conn, scope, on)
     })
     .await
 }
@@ -74,7 +90,7 @@ pub async fn structure(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct YearQuery {
-    organization: String,
+    organization: Option<String>,
     year: i32,
     #[serde(default)]
     rounding: Rounding,
@@ -87,8 +103,8 @@ pub async fn ratings(
 ) -> Result<HttpResponse> {
     let q = query.into_inner();
     let year = check_year("year", q.year)?;
-    figures(state, &caller, &q.organization, move |conn, root| {
-        stats::ratings(conn, root, year, q.rounding)
+    figures(state, &caller, q.organization, move |conn, scope| {
+        stats::ratings(conn, scope, year, q.rounding)
     })
     .await
 }
@@ -100,8 +116,8 @@ pub async fn admissions(
 ) -> Result<HttpResponse> {
     let q = query.into_inner();
     let year = check_year("year", q.year)?;
-    figures(state, &caller, &q.organization, move |conn, root| {
-        stats::admissions(conn, root, year, q.rounding)
+    figures(state, &caller, q.organization, move |conn, scope| {
+        stats::admissions(conn, scope, year, q.rounding)
     })
     .await
 }
@@ -113,8 +129,8 @@ pub async fn discipline(
 ) -> Result<HttpResponse> {
     let q = query.into_inner();
     let year = check_year("year", q.year)?;
-    figures(state, &caller, &q.organization, move |conn, root| {
-        stats::discipline(conn, root, year)
+    figures(state, &caller, q.organization, move |conn, scope| {
+        stats::discipline(conn, scope, year)
     })
     .await
 }
@@ -126,8 +142,8 @@ pub async fn insignia(
 ) -> Result<HttpResponse> {
     let q = query.into_inner();
     let year = check_year("year", q.year)?;
-    figures(state, &caller, &q.organization, move |conn, root| {
-        stats::insignia(conn, root, year)
+    figures(state, &caller, q.organization, move |conn, scope| {
+        stats::insignia(conn, scope, year)
     })
     .await
 }
@@ -144,7 +160,7 @@ pub enum Format {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReportQuery {
-    organization: String,
+    organization: Option<String>,
     year: i32,
     rating_year: Option<i32>,
     #[serde(default)]
@@ -164,25 +180,25 @@ pub async fn annual(
     let q = query.into_inner();
     let year = check_year("year", q.year)?;
     let rating_year = check_year("rating_year", q.rating_year.unwrap_or(year - 1))?;
-    let code = text::normalize(&q.organization);
+    let code = organization_code(q.organization)?;
     let vis = caller.visibility();
     let rounding = q.rounding;
     let report = state
         .db(move |conn| {
-            let root = stats::root(conn, vis, &code)?;
+            let scope = stats::scope(conn, vis, code.as_deref())?;
             stats::read(conn, |conn| {
                 let (structure, ratings, admissions) =
-                    stats::annual_sections(conn, &root, year, rating_year, rounding)?;
+                    stats::annual_sections(conn, &scope, year, rating_year, rounding)?;
                 Ok(AnnualReport {
-                    organization: root.code.clone(),
-                    organization_name: root.name.clone(),
+                    organization: scope.code(),
+                    organization_name: scope.name(),
                     year,
                     rating_year,
                     structure,
                     ratings,
                     admissions,
-                    discipline: stats::discipline(conn, &root, year)?,
-                    insignia: stats::insignia(conn, &root, year)?,
+                    discipline: stats::discipline(conn, &scope, year)?,
+                    insignia: stats::insignia(conn, &scope, year)?,
                 })
             })
         })
@@ -201,7 +217,7 @@ pub async fn annual(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChecksQuery {
-    organization: String,
+    organization: Option<String>,
     year: i32,
 }
 
@@ -214,8 +230,8 @@ pub async fn checks(
     let q = query.into_inner();
     let year = check_year("year", q.year)?;
     let vis = caller.visibility();
-    figures(state, &caller, &q.organization, move |conn, root| {
-        stats::checks(conn, vis, root, year)
+    figures(state, &caller, q.organization, move |conn, scope| {
+        stats::checks(conn, vis, scope, year)
     })
     .await
 }

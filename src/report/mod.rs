@@ -8,7 +8,8 @@ use crate::store::stats::{Admissions, Discipline, Insignia, RatingTable, Ratings
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AnnualReport {
-    pub organization: String,
+    /// The root's code; none for the whole party (`stats::Scope::Whole`).
+    pub organization: Option<String>,
     pub organization_name: String,
     pub year: i32,
     pub rating_year: i32,

@@ -33,9 +33,16 @@ use crate::store::organizations::{find_visible, OrgRow};
 fn in_subtree(org_column: &str, day: &str, min_depth: u8) -> String {
     format!(
         "{org_column} IN (SELECT s.descendant_id FROM organization_tree s WHERE s.ancestor_id = $1 \
-         AND s.depth >= {min_depth}) \
-         AND EXISTS (SELECT 1 FROM organization_tree t WHERE t.ancestor_id = $1 AND t.descendant_id = {org_column} \
-         AND t.depth >= {min_depth} AND t.valid_from <= {day} AND (t.valid_to IS NULL OR t.valid_to > {day}))"
+         AND s.depth >= {min_depth}) AND {}",
+        in_tree_on(&format!("t.ancestor_id = $1 AND t.depth >= {min_depth}"), org_column, day)
+    )
+}
+
+/// `org_column` has a closure row matching `rows` (a condition on `t`) that holds on `day`.
+fn in_tree_on(rows: &str, org_column: &str, day: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM organization_tree t WHERE {rows} AND t.descendant_id = {org_column} \
+         AND t.valid_from <= {day} AND (t.valid_to IS NULL OR t.valid_to > {day}))"
     )
 }
 
@@ -55,6 +62,79 @@ fn in_subtree_ids(org_column: &str, min_depth: u8) -> String {
         )
     };
     format!("{org_column} BETWEEN {} AND {}", ids("min"), ids("max"))
+}
+
+/// What a set of figures counts over (phạm vi thống kê).
+#[derive(Debug, Clone)]
+pub enum Scope {
+    /// One organisation's subtree, as the tree stood on each day counted.
+    Subtree(OrgRow),
+    /// Every organisation in the database: the whole party (toàn Đảng), whose figures are the
+    /// sums of those of its top-level committees' subtrees, read in one pass over each table
+    /// instead of one subtree at a time. An organisation is in it on a day when its own
+    /// closure row (depth 0, from its establishment on) holds; organisation figures count
+    /// those with a parent on the day, as a subtree's count those below its root.
+    Whole,
+}
+
+/// The name the whole party's figures go under.
+pub const WHOLE_NAME: &str = "Toàn Đảng";
+
+impl Scope {
+    /// The root's code; none for the whole party.
+    pub fn code(&self) -> Option<String> {
+        match self {
+            Scope::Subtree(root) => Some(root.code.clone()),
+            Scope::Whole => None,
+        }
+    }
+
+    pub fn name(&self) -> String {
+        match self {
+            Scope::Subtree(root) => root.name.clone(),
+            Scope::Whole => WHOLE_NAME.to_string(),
+        }
+    }
+
+    /// Bound as `$1` by every statement of the figures; the whole party's statements do not
+    /// read it (both engines accept a bound parameter that the text does not use).
+    fn root_id(&self) -> i64 {
+        match self {
+            Scope::Subtree(root) => root.id,
+            Scope::Whole => 0,
+        }
+    }
+
+    /// The closure rows (`t`) that place an organisation `min_depth` or more levels below the
+    /// root; for the whole party, below some organisation (an ancestor exactly `min_depth`
+    /// up has one at every greater depth too).
+    fn tree_rows(&self, min_depth: u8) -> String {
+        match self {
+            Scope::Subtree(_) => format!("t.ancestor_id = $1 AND t.depth >= {min_depth}"),
+            Scope::Whole => format!("t.depth = {min_depth}"),
+        }
+    }
+
+    /// [`in_subtree`]: `org_column` in the scope on `day`.
+    fn contains(&self, org_column: &str, day: &str, min_depth: u8) -> String {
+        match self {
+            Scope::Subtree(_) => in_subtree(org_column, day, min_depth),
+            Scope::Whole => in_tree_on(&self.tree_rows(min_depth), org_column, day),
+        }
+    }
+
+    /// [`in_subtree_ids`]: the id range of the scope's organisations (none for the whole).
+    fn ids(&self, org_column: &str, min_depth: u8) -> String {
+        match self {
+            Scope::Subtree(_) => in_subtree_ids(org_column, min_depth),
+            Scope::Whole => "TRUE".to_string(),
+        }
+    }
+
+    /// The dated `EXISTS` of [`Scope::contains`] alone, for rows already bounded otherwise.
+    fn contains_on(&self, org_column: &str, day: &str, min_depth: u8) -> String {
+        in_tree_on(&self.tree_rows(min_depth), org_column, day)
+    }
 }
 
 /// The official membership that holds on `day`, or the last one that began by then.
@@ -80,13 +160,16 @@ struct Flag {
 /// Without statistics SQLite always started from the subtree (its `IN`). PostgreSQL's planner
 /// reorders a `CROSS JOIN` like any inner join and makes this choice from its own statistics,
 /// whichever way the join is written.
-fn from_dates(conn: &mut DbConn, root: i64) -> Result<bool> {
+fn from_dates(conn: &mut DbConn, scope: &Scope) -> Result<bool> {
+    let Scope::Subtree(root) = scope else {
+        return Ok(true);
+    };
     let found: Flag = crate::db::sql_query(
         conn,
         "SELECT (SELECT count(*) FROM organization_tree t WHERE t.ancestor_id = $1) * 4 \
            >= COALESCE((SELECT max(o.id) FROM organizations o), 0) AS flag",
     )
-    .bind::<BigInt, _>(root)
+    .bind::<BigInt, _>(root.id)
     .get_result(conn)?;
     Ok(found.flag)
 }
@@ -135,12 +218,13 @@ pub fn read<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T>) -> R
 /// table. Inlined, PostgreSQL without statistics of the summary table joined each summary row
 /// to the whole grouped subtree in a nested loop (a province's member figures: 440 ms, against
 /// 10 ms by hash join).
-fn subtree_cte(a: &str, b: &str) -> String {
+fn subtree_cte(scope: &Scope, a: &str, b: &str) -> String {
     format!(
         "sub AS MATERIALIZED (SELECT t.descendant_id AS id, \
            max(CASE WHEN t.valid_from <= {a} AND (t.valid_to IS NULL OR t.valid_to > {a}) THEN 1 ELSE 0 END) AS in_a, \
            max(CASE WHEN t.valid_from <= {b} AND (t.valid_to IS NULL OR t.valid_to > {b}) THEN 1 ELSE 0 END) AS in_b \
-         FROM organization_tree t WHERE t.ancestor_id = $1 GROUP BY t.descendant_id)"
+         FROM organization_tree t WHERE {} GROUP BY t.descendant_id)",
+        scope.tree_rows(0)
     )
 }
 
@@ -194,7 +278,7 @@ impl MemberFigures {
 /// tests/api/summaries.rs holds them equal).
 fn member_figures(
     conn: &mut DbConn,
-    root: i64,
+    scope: &Scope,
     a: NaiveDate,
     rating_year: i32,
     b: NaiveDate,
@@ -202,9 +286,9 @@ fn member_figures(
 ) -> Result<MemberFigures> {
     if a == year_end(rating_year) && b == year_end(year) && summarised(conn, &[rating_year, year])?
     {
-        summary_figures(conn, root, rating_year, year)
+        summary_figures(conn, scope, rating_year, year)
     } else {
-        record_figures(conn, root, a, rating_year, b, year)
+        record_figures(conn, scope, a, rating_year, b, year)
     }
 }
 
@@ -219,7 +303,7 @@ fn member_figures(
 /// every organisation of the subtree (156 ms for a province of 2,046).
 fn summary_figures(
     conn: &mut DbConn,
-    root: i64,
+    scope: &Scope,
     rating_year: i32,
     year: i32,
 ) -> Result<MemberFigures> {
@@ -241,21 +325,20 @@ fn summary_figures(
     let sql = format!(
         "WITH {}, \
          admitted AS (SELECT CAST(COALESCE(sum(a.admitted), 0) AS BIGINT) AS n FROM admission_summaries a \
-           WHERE a.year = $5 AND {ids_a} \
-           AND EXISTS (SELECT 1 FROM organization_tree t WHERE t.ancestor_id = $1 AND t.descendant_id = a.organization_id \
-             AND t.valid_from <= a.since AND (t.valid_to IS NULL OR t.valid_to > a.since))) \
+           WHERE a.year = $5 AND {ids_a} AND {in_a}) \
          SELECT {}, \
            CAST(COALESCE(sum(CASE WHEN y.year = $5 AND s.in_b = 1 THEN y.members END), 0) AS BIGINT) AS total_b, \
            (SELECT n FROM admitted) AS admitted \
          FROM sub s JOIN member_year_summaries y ON y.organization_id = s.id AND y.year IN ($3, $5) \
            AND {ids_y}",
-        subtree_cte("$2", "$4"),
+        subtree_cte(scope, "$2", "$4"),
         columns.join(", "),
-        ids_a = in_subtree_ids("a.organization_id", 0),
-        ids_y = in_subtree_ids("y.organization_id", 0),
+        ids_a = scope.ids("a.organization_id", 0),
+        in_a = scope.contains_on("a.organization_id", "a.since", 0),
+        ids_y = scope.ids("y.organization_id", 0),
     );
     Ok(crate::db::sql_query(conn, &sql)
-        .bind::<BigInt, _>(root)
+        .bind::<BigInt, _>(scope.root_id())
         .bind::<Date, _>(year_end(rating_year))
         .bind::<Integer, _>(rating_year)
         .bind::<Date, _>(year_end(year))
@@ -267,7 +350,7 @@ fn summary_figures(
 /// organisation index), each joined once to its member and its rating of `rating_year`.
 fn record_figures(
     conn: &mut DbConn,
-    root: i64,
+    scope: &Scope,
     a: NaiveDate,
     rating_year: i32,
     b: NaiveDate,
@@ -294,13 +377,13 @@ fn record_figures(
            count(*) FILTER (WHERE on_b = 1) AS total_b, \
            count(*) FILTER (WHERE admitted_on >= $5 AND admitted_on <= $6 \
              AND since = (SELECT min(x.valid_from) FROM memberships x WHERE x.member_id = rows.member_id AND x.kind = 'official') \
-             AND EXISTS (SELECT 1 FROM organization_tree t WHERE t.ancestor_id = $1 AND t.descendant_id = rows.org \
-               AND t.valid_from <= rows.since AND (t.valid_to IS NULL OR t.valid_to > rows.since))) AS admitted \
+             AND {}) AS admitted \
          FROM rows",
-        subtree_cte("$2", "$4")
+        subtree_cte(scope, "$2", "$4"),
+        scope.contains_on("rows.org", "rows.since", 0)
     );
     Ok(crate::db::sql_query(conn, &sql)
-        .bind::<BigInt, _>(root)
+        .bind::<BigInt, _>(scope.root_id())
         .bind::<Date, _>(a)
         .bind::<Integer, _>(rating_year)
         .bind::<Date, _>(b)
@@ -323,22 +406,23 @@ struct OrgKindLevel {
 /// their rating level of `rating_year` (none if not rated).
 fn organization_figures(
     conn: &mut DbConn,
-    root: i64,
+    scope: &Scope,
     day: NaiveDate,
     rating_year: i32,
 ) -> Result<Vec<OrgKindLevel>> {
     let sql = format!(
-        "WITH sub AS (SELECT DISTINCT t.descendant_id AS id FROM organization_tree t WHERE t.ancestor_id = $1 \
-           AND t.depth >= 1 AND t.valid_from <= $2 AND (t.valid_to IS NULL OR t.valid_to > $2)) \
+        "WITH sub AS (SELECT DISTINCT t.descendant_id AS id FROM organization_tree t WHERE {} \
+           AND t.valid_from <= $2 AND (t.valid_to IS NULL OR t.valid_to > $2)) \
          SELECT o.kind AS kind, r.level AS level, count(*) AS n \
          FROM sub s JOIN organizations o ON o.id = s.id \
          LEFT JOIN organization_ratings r ON r.organization_id = o.id AND r.year = $3 \
          WHERE {} AND o.established_on <= $2 AND (o.dissolved_on IS NULL OR o.dissolved_on > $2) \
          GROUP BY o.kind, r.level",
-        in_subtree_ids("o.id", 1)
+        scope.tree_rows(1),
+        scope.ids("o.id", 1)
     );
     Ok(crate::db::sql_query(conn, &sql)
-        .bind::<BigInt, _>(root)
+        .bind::<BigInt, _>(scope.root_id())
         .bind::<Date, _>(day)
         .bind::<Integer, _>(rating_year)
         .load(conn)?)
@@ -359,7 +443,7 @@ fn organizations_of(found: &[OrgKindLevel], kinds: &[&str]) -> (i64, BTreeMap<St
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Structure {
-    pub organization: String,
+    pub organization: Option<String>,
     pub on: NaiveDate,
     pub organizations: BTreeMap<String, i64>,
     pub grassroots_organizations: i64,
@@ -373,11 +457,30 @@ pub fn root(conn: &mut DbConn, vis: Visibility, code: &str) -> Result<OrgRow> {
     find_visible(conn, vis, code)
 }
 
+/// The scope of figures asked for: the organisation named (404 outside the caller's scope);
+/// with none named, the caller's own scope: the subtree of their organisation, or the whole
+/// party for a caller who sees everything.
+pub fn scope(conn: &mut DbConn, vis: Visibility, code: Option<&str>) -> Result<Scope> {
+    match (code, vis) {
+        (Some(code), _) => Ok(Scope::Subtree(root(conn, vis, code)?)),
+        (None, Visibility::All) => Ok(Scope::Whole),
+        (None, Visibility::Subtree(id)) => {
+            use crate::db::schema::organizations as orgs;
+            Ok(Scope::Subtree(
+                orgs::table
+                    .find(id)
+                    .select(OrgRow::as_select())
+                    .first(conn)?,
+            ))
+        }
+    }
+}
+
 const GRASSROOTS: [&str; 2] = ["grassroots_committee", "grassroots_branch"];
 const SUB_BRANCHES: [&str; 1] = ["sub_branch"];
 
 fn structure_of(
-    root: &OrgRow,
+    scope: &Scope,
     on: NaiveDate,
     orgs: &[OrgKindLevel],
     members: &MemberFigures,
@@ -394,7 +497,7 @@ fn structure_of(
         .collect();
     let grassroots = organizations["grassroots_committee"] + organizations["grassroots_branch"];
     Structure {
-        organization: root.code.clone(),
+        organization: scope.code(),
         on,
         organizations,
         grassroots_organizations: grassroots,
@@ -404,10 +507,10 @@ fn structure_of(
     }
 }
 
-pub fn structure(conn: &mut DbConn, root: &OrgRow, on: NaiveDate) -> Result<Structure> {
-    let orgs = organization_figures(conn, root.id, on, on.year())?;
-    let members = member_figures(conn, root.id, on, on.year(), on, on.year())?;
-    Ok(structure_of(root, on, &orgs, &members))
+pub fn structure(conn: &mut DbConn, scope: &Scope, on: NaiveDate) -> Result<Structure> {
+    let orgs = organization_figures(conn, scope, on, on.year())?;
+    let members = member_figures(conn, scope, on, on.year(), on, on.year())?;
+    Ok(structure_of(scope, on, &orgs, &members))
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -471,7 +574,7 @@ fn table(
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Ratings {
-    pub organization: String,
+    pub organization: Option<String>,
     pub year: i32,
     pub on: NaiveDate,
     pub grassroots_organizations: RatingTable,
@@ -481,7 +584,7 @@ pub struct Ratings {
 
 /// The rating tables of `year` from passes made on its last day.
 fn ratings_of(
-    root: &OrgRow,
+    scope: &Scope,
     year: i32,
     orgs: &[OrgKindLevel],
     members: &MemberFigures,
@@ -492,7 +595,7 @@ fn ratings_of(
         table(total, &levels, false, rounding)
     };
     Ratings {
-        organization: root.code.clone(),
+        organization: scope.code(),
         year,
         on: year_end(year),
         grassroots_organizations: org_table(&GRASSROOTS),
@@ -501,11 +604,11 @@ fn ratings_of(
     }
 }
 
-pub fn ratings(conn: &mut DbConn, root: &OrgRow, year: i32, rounding: Rounding) -> Result<Ratings> {
+pub fn ratings(conn: &mut DbConn, scope: &Scope, year: i32, rounding: Rounding) -> Result<Ratings> {
     let end = year_end(year);
-    let orgs = organization_figures(conn, root.id, end, year)?;
-    let members = member_figures(conn, root.id, end, year, end, year)?;
-    Ok(ratings_of(root, year, &orgs, &members, rounding))
+    let orgs = organization_figures(conn, scope, end, year)?;
+    let members = member_figures(conn, scope, end, year, end, year)?;
+    Ok(ratings_of(scope, year, &orgs, &members, rounding))
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -516,7 +619,7 @@ pub struct MembersOn {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Admissions {
-    pub organization: String,
+    pub organization: Option<String>,
     pub year: i32,
     pub admitted: i64,
     pub target: Option<i64>,
@@ -524,22 +627,62 @@ pub struct Admissions {
     pub members_on: MembersOn,
 }
 
+#[derive(QueryableByName)]
+struct TopTargets {
+    #[diesel(sql_type = BigInt)]
+    committees: i64,
+    #[diesel(sql_type = BigInt)]
+    with_target: i64,
+    #[diesel(sql_type = BigInt)]
+    total: i64,
+}
+
+/// The admission target of `year` (chỉ tiêu kết nạp): the root's; for the whole party the sum of
+/// its top-level committees' (those without a parent at the end of the year), when every one
+/// of them has a target (a sum over some would make the percentage mean nothing).
+fn admission_target(conn: &mut DbConn, scope: &Scope, year: i32) -> Result<Option<i64>> {
+    match scope {
+        Scope::Subtree(root) => {
+            let target: Option<i32> = targets::table
+                .filter(targets::organization_id.eq(root.id))
+                .filter(targets::year.eq(year))
+                .select(targets::target)
+                .first(conn)
+                .optional()?;
+            Ok(target.map(i64::from))
+        }
+        Scope::Whole => {
+            let found: TopTargets = crate::db::sql_query(
+                conn,
+                &format!(
+                    "SELECT count(*) AS committees, count(g.target) AS with_target, \
+                       CAST(COALESCE(sum(g.target), 0) AS BIGINT) AS total \
+                     FROM organizations o LEFT JOIN admission_targets g ON g.organization_id = o.id AND g.year = $2 \
+                     WHERE o.established_on <= $1 AND (o.dissolved_on IS NULL OR o.dissolved_on > $1) AND NOT {}",
+                    in_tree_on("t.depth = 1", "o.id", "$1")
+                ),
+            )
+            .bind::<Date, _>(year_end(year))
+            .bind::<Integer, _>(year)
+            .get_result(conn)?;
+            Ok(
+                (found.committees > 0 && found.with_target == found.committees)
+                    .then_some(found.total),
+            )
+        }
+    }
+}
+
 fn admissions_of(
     conn: &mut DbConn,
-    root: &OrgRow,
+    scope: &Scope,
     year: i32,
     members: &MemberFigures,
     rounding: Rounding,
 ) -> Result<Admissions> {
-    let target: Option<i32> = targets::table
-        .filter(targets::organization_id.eq(root.id))
-        .filter(targets::year.eq(year))
-        .select(targets::target)
-        .first(conn)
-        .optional()?;
-    let target = target.map(i64::from);
+    let target = admission_target(conn, scope, year)?;
     Ok(Admissions {
-        organization: root.code.clone(),
+        organization: scope.code(),
         year,
         admitted: members.admitted,
         target,
@@ -553,13 +696,13 @@ fn admissions_of(
 
 pub fn admissions(
     conn: &mut DbConn,
-    root: &OrgRow,
+    scope: &Scope,
     year: i32,
     rounding: Rounding,
 ) -> Result<Admissions> {
     let end = year_end(year);
-    let members = member_figures(conn, root.id, end, year, end, year)?;
-    admissions_of(conn, root, year, &members, rounding)
+    let members = member_figures(conn, scope, end, year, end, year)?;
+    admissions_of(conn, scope, year, &members, rounding)
 }
 
 /// The structure and ratings of the review at the end of `rating_year` and the admissions of
@@ -567,18 +710,18 @@ pub fn admissions(
 /// one organisation pass and one member pass.
 pub fn annual_sections(
     conn: &mut DbConn,
-    root: &OrgRow,
+    scope: &Scope,
     year: i32,
     rating_year: i32,
     rounding: Rounding,
 ) -> Result<(Structure, Ratings, Admissions)> {
     let on = year_end(rating_year);
-    let orgs = organization_figures(conn, root.id, on, rating_year)?;
-    let members = member_figures(conn, root.id, on, rating_year, year_end(year), year)?;
+    let orgs = organization_figures(conn, scope, on, rating_year)?;
+    let members = member_figures(conn, scope, on, rating_year, year_end(year), year)?;
     Ok((
-        structure_of(root, on, &orgs, &members),
-        ratings_of(root, rating_year, &orgs, &members, rounding),
-        admissions_of(conn, root, year, &members, rounding)?,
+        structure_of(scope, on, &orgs, &members),
+        ratings_of(scope, rating_year, &orgs, &members, rounding),
+        admissions_of(conn, scope, year, &members, rounding)?,
     ))
 }
 
@@ -593,7 +736,7 @@ pub struct DisciplineFigures {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Discipline {
-    pub organization: String,
+    pub organization: Option<String>,
     pub year: i32,
     pub members: DisciplineFigures,
     pub organizations: DisciplineFigures,
@@ -627,19 +770,19 @@ fn summarised(conn: &mut DbConn, years: &[i32]) -> Result<bool> {
 /// The forms of the members' decisions of `year` and the year before under the root: summed
 /// from the organisations' summary rows when both years are kept there, else counted from the
 /// records (tests/api/summaries.rs holds the two equal).
-fn member_forms(conn: &mut DbConn, root: i64, year: i32) -> Result<[BTreeMap<String, i64>; 2]> {
+fn member_forms(conn: &mut DbConn, scope: &Scope, year: i32) -> Result<[BTreeMap<String, i64>; 2]> {
     if !summarised(conn, &[year - 1, year])? {
-        return member_forms_of_records(conn, root, year);
+        return member_forms_of_records(conn, scope, year);
     }
     Ok(split_years(
         crate::db::sql_query(conn, &format!(
             "SELECT d.decided_on >= $4 AS current, d.form AS key, CAST(sum(d.members) AS BIGINT) AS n \
              FROM discipline_summaries d WHERE d.decided_on >= $2 AND d.decided_on <= $3 AND {} AND {} \
              GROUP BY 1, 2 HAVING sum(d.members) <> 0",
-            in_subtree_ids("d.organization_id", 0),
-            in_subtree("d.organization_id", "d.decided_on", 0)
+            scope.ids("d.organization_id", 0),
+            scope.contains("d.organization_id", "d.decided_on", 0)
         ))
-        .bind::<BigInt, _>(root)
+        .bind::<BigInt, _>(scope.root_id())
         .bind::<Date, _>(year_start(year - 1))
         .bind::<Date, _>(year_end(year))
         .bind::<Date, _>(year_start(year))
@@ -649,19 +792,19 @@ fn member_forms(conn: &mut DbConn, root: i64, year: i32) -> Result<[BTreeMap<Str
 
 fn member_forms_of_records(
     conn: &mut DbConn,
-    root: i64,
+    scope: &Scope,
     year: i32,
 ) -> Result<[BTreeMap<String, i64>; 2]> {
-    let from_dates = from_dates(conn, root)?;
+    let from_dates = from_dates(conn, scope)?;
     Ok(split_years(
         crate::db::sql_query(conn, &format!(
             "SELECT a.decided_on >= $4 AS current, COALESCE(a.reduced_form, a.form) AS key, count(*) AS n FROM disciplinary_actions a \
              {} a.subject_type = 'member' AND a.decided_on >= $2 AND a.decided_on <= $3 \
              AND (a.appeal_outcome IS NULL OR a.appeal_outcome <> 'annulled') AND {} GROUP BY 1, 2",
             join_membership_on(from_dates, "a.member_id", "a.decided_on"),
-            in_subtree("ms.organization_id", "a.decided_on", 0)
+            scope.contains("ms.organization_id", "a.decided_on", 0)
         ))
-        .bind::<BigInt, _>(root)
+        .bind::<BigInt, _>(scope.root_id())
         .bind::<Date, _>(year_start(year - 1))
         .bind::<Date, _>(year_end(year))
         .bind::<Date, _>(year_start(year))
@@ -671,7 +814,7 @@ fn member_forms_of_records(
 
 fn organization_forms(
     conn: &mut DbConn,
-    root: i64,
+    scope: &Scope,
     year: i32,
 ) -> Result<[BTreeMap<String, i64>; 2]> {
     Ok(split_years(
@@ -679,9 +822,9 @@ fn organization_forms(
             "SELECT a.decided_on >= $4 AS current, COALESCE(a.reduced_form, a.form) AS key, count(*) AS n FROM disciplinary_actions a \
              WHERE a.subject_type = 'organization' AND a.decided_on >= $2 AND a.decided_on <= $3 \
              AND (a.appeal_outcome IS NULL OR a.appeal_outcome <> 'annulled') AND {} GROUP BY 1, 2",
-            in_subtree("a.organization_id", "a.decided_on", 1)
+            scope.contains("a.organization_id", "a.decided_on", 1)
         ))
-        .bind::<BigInt, _>(root)
+        .bind::<BigInt, _>(scope.root_id())
         .bind::<Date, _>(year_start(year - 1))
         .bind::<Date, _>(year_end(year))
         .bind::<Date, _>(year_start(year))
@@ -703,13 +846,13 @@ fn figures(found: BTreeMap<String, i64>, forms: &[&str], previous: i64) -> Disci
     }
 }
 
-pub fn discipline(conn: &mut DbConn, root: &OrgRow, year: i32) -> Result<Discipline> {
+pub fn discipline(conn: &mut DbConn, scope: &Scope, year: i32) -> Result<Discipline> {
     const MEMBER_FORMS: [&str; 4] = ["reprimand", "warning", "dismissal", "expulsion"];
     const ORG_FORMS: [&str; 3] = ["reprimand", "warning", "dissolution"];
-    let [previous_members, members] = member_forms(conn, root.id, year)?;
-    let [previous_orgs, orgs] = organization_forms(conn, root.id, year)?;
+    let [previous_members, members] = member_forms(conn, scope, year)?;
+    let [previous_orgs, orgs] = organization_forms(conn, scope, year)?;
     Ok(Discipline {
-        organization: root.code.clone(),
+        organization: scope.code(),
         year,
         members: figures(members, &MEMBER_FORMS, previous_members.values().sum()),
         organizations: figures(orgs, &ORG_FORMS, previous_orgs.values().sum()),
@@ -732,7 +875,7 @@ pub struct BatchFigure {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Insignia {
-    pub organization: String,
+    pub organization: Option<String>,
     pub year: i32,
     pub total: i64,
     pub posthumous: i64,
@@ -744,41 +887,41 @@ pub struct Insignia {
 /// The insignia awarded in `year` under the root, in groups of a tier, a day and the two flags:
 /// summed from the organisations' summary rows when the year is kept there, else counted from
 /// the records (tests/api/summaries.rs holds the two equal).
-fn award_groups(conn: &mut DbConn, root: i64, year: i32) -> Result<Vec<AwardGroup>> {
+fn award_groups(conn: &mut DbConn, scope: &Scope, year: i32) -> Result<Vec<AwardGroup>> {
     if !summarised(conn, &[year])? {
-        return award_groups_of_records(conn, root, year);
+        return award_groups_of_records(conn, scope, year);
     }
     Ok(crate::db::sql_query(conn, &format!(
         "SELECT w.tier AS tier, w.awarded_on AS awarded_on, w.posthumous AS posthumous, w.early AS early, \
          CAST(sum(w.awards) AS BIGINT) AS n FROM insignia_summaries w \
          WHERE w.awarded_on >= $2 AND w.awarded_on <= $3 AND {} AND {} \
          GROUP BY w.tier, w.awarded_on, w.posthumous, w.early HAVING sum(w.awards) <> 0",
-        in_subtree_ids("w.organization_id", 0),
-        in_subtree("w.organization_id", "w.awarded_on", 0)
+        scope.ids("w.organization_id", 0),
+        scope.contains("w.organization_id", "w.awarded_on", 0)
     ))
-    .bind::<BigInt, _>(root)
+    .bind::<BigInt, _>(scope.root_id())
     .bind::<Date, _>(year_start(year))
     .bind::<Date, _>(year_end(year))
     .load(conn)?)
 }
 
-fn award_groups_of_records(conn: &mut DbConn, root: i64, year: i32) -> Result<Vec<AwardGroup>> {
-    let from_dates = from_dates(conn, root)?;
+fn award_groups_of_records(conn: &mut DbConn, scope: &Scope, year: i32) -> Result<Vec<AwardGroup>> {
+    let from_dates = from_dates(conn, scope)?;
     Ok(crate::db::sql_query(conn, &format!(
         "SELECT w.tier AS tier, w.awarded_on AS awarded_on, w.posthumous AS posthumous, w.early AS early, count(*) AS n \
          FROM insignia_awards w {} w.awarded_on >= $2 AND w.awarded_on <= $3 AND w.revoked_on IS NULL AND {} \
          GROUP BY w.tier, w.awarded_on, w.posthumous, w.early",
         join_membership_on(from_dates, "w.member_id", "w.awarded_on"),
-        in_subtree("ms.organization_id", "w.awarded_on", 0)
+        scope.contains("ms.organization_id", "w.awarded_on", 0)
     ))
-    .bind::<BigInt, _>(root)
+    .bind::<BigInt, _>(scope.root_id())
     .bind::<Date, _>(year_start(year))
     .bind::<Date, _>(year_end(year))
     .load(conn)?)
 }
 
-pub fn insignia(conn: &mut DbConn, root: &OrgRow, year: i32) -> Result<Insignia> {
-    let groups = award_groups(conn, root.id, year)?;
+pub fn insignia(conn: &mut DbConn, scope: &Scope, year: i32) -> Result<Insignia> {
+    let groups = award_groups(conn, scope, year)?;
     let mut tiers: BTreeMap<i32, TierFigure> = BTreeMap::new();
     let mut batches: BTreeMap<NaiveDate, i64> = BTreeMap::new();
     for g in &groups {
@@ -795,7 +938,7 @@ pub fn insignia(conn: &mut DbConn, root: &OrgRow, year: i32) -> Result<Insignia>
     }
     let tiers: Vec<TierFigure> = tiers.into_values().collect();
     Ok(Insignia {
-        organization: root.code.clone(),
+        organization: scope.code(),
         year,
         total: tiers.iter().map(|t| t.total).sum(),
         posthumous: tiers.iter().map(|t| t.posthumous).sum(),
@@ -825,7 +968,7 @@ pub struct CheckItem {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Checks {
-    pub organization: String,
+    pub organization: Option<String>,
     pub year: i32,
     pub on: NaiveDate,
     pub items: Vec<CheckItem>,
@@ -876,13 +1019,13 @@ fn item(
 /// exceeded per group, ratings missing, branches with fewer than 3 full members, branches of 9
 /// or more full members without a branch committee, disciplined members rated above
 /// not_completed.
-pub fn checks(conn: &mut DbConn, vis: Visibility, root: &OrgRow, year: i32) -> Result<Checks> {
+pub fn checks(conn: &mut DbConn, vis: Visibility, scope: &Scope, year: i32) -> Result<Checks> {
     let end = year_end(year);
     // Records are named only if they lie in the caller's scope today (a member who has since
     // moved out is counted in the figures of the past but not named): `-1` means everything.
-    let scope = match vis {
+    let seen_from = match vis {
         Visibility::All => -1,
-        Visibility::Subtree(scope) => scope,
+        Visibility::Subtree(id) => id,
     };
     let visible = |org_column: &str, n: u8| {
         format!(
@@ -906,14 +1049,14 @@ pub fn checks(conn: &mut DbConn, vis: Visibility, root: &OrgRow, year: i32) -> R
              JOIN organizations g ON g.id = gt.ancestor_id \
              WHERE r.year = $3 AND g.kind IN ('grassroots_committee', 'grassroots_branch') AND {} AND {} \
              GROUP BY g.code ORDER BY g.code",
-            in_subtree("g.id", "$2", 0),
+            scope.contains("g.id", "$2", 0),
             visible("g.id", 4)
         ),
     )
-    .bind::<BigInt, _>(root.id)
+    .bind::<BigInt, _>(scope.root_id())
     .bind::<Date, _>(end)
     .bind::<Integer, _>(year)
-    .bind::<BigInt, _>(scope)
+    .bind::<BigInt, _>(seen_from)
     .load(conn)?;
     for g in groups {
         let (e, good) = (g.excellent.unwrap_or(0), g.good.unwrap_or(0));
@@ -938,14 +1081,14 @@ pub fn checks(conn: &mut DbConn, vis: Visibility, root: &OrgRow, year: i32) -> R
                AND (pt.valid_to IS NULL OR pt.valid_to > $2) \
              JOIN organizations p ON p.id = pt.ancestor_id \
              WHERE r.year = $3 AND {} AND {} GROUP BY p.code, o.kind ORDER BY p.code, o.kind",
-            in_subtree("o.id", "$2", 1),
+            scope.contains("o.id", "$2", 1),
             visible("p.id", 4)
         ),
     )
-    .bind::<BigInt, _>(root.id)
+    .bind::<BigInt, _>(scope.root_id())
     .bind::<Date, _>(end)
     .bind::<Integer, _>(year)
-    .bind::<BigInt, _>(scope)
+    .bind::<BigInt, _>(seen_from)
     .load(conn)?;
     for g in groups {
         let (e, good) = (g.excellent.unwrap_or(0), g.good.unwrap_or(0));
@@ -969,14 +1112,14 @@ pub fn checks(conn: &mut DbConn, vis: Visibility, root: &OrgRow, year: i32) -> R
             "SELECT m.profile_number AS key FROM memberships ms JOIN members m ON m.id = ms.member_id \
              WHERE {on_roll} AND {} AND NOT EXISTS (SELECT 1 FROM member_ratings r WHERE r.member_id = m.id AND r.year = $3) \
              AND {} ORDER BY m.profile_number",
-            in_subtree("ms.organization_id", "$2", 0),
+            scope.contains("ms.organization_id", "$2", 0),
             visible("m.organization_id", 4)
         ),
     )
-    .bind::<BigInt, _>(root.id)
+    .bind::<BigInt, _>(scope.root_id())
     .bind::<Date, _>(end)
     .bind::<Integer, _>(year)
-    .bind::<BigInt, _>(scope)
+    .bind::<BigInt, _>(seen_from)
     .load(conn)?;
     items.extend(item(
         "rating.missing",
@@ -990,14 +1133,14 @@ pub fn checks(conn: &mut DbConn, vis: Visibility, root: &OrgRow, year: i32) -> R
             "SELECT o.code AS key FROM organizations o WHERE o.kind IN ('grassroots_committee', 'grassroots_branch', 'sub_branch') \
              AND {exists_on} AND {} AND NOT EXISTS (SELECT 1 FROM organization_ratings r WHERE r.organization_id = o.id AND r.year = $3) \
              AND {} ORDER BY o.code",
-            in_subtree("o.id", "$2", 1),
+            scope.contains("o.id", "$2", 1),
             visible("o.id", 4)
         ),
     )
-    .bind::<BigInt, _>(root.id)
+    .bind::<BigInt, _>(scope.root_id())
     .bind::<Date, _>(end)
     .bind::<Integer, _>(year)
-    .bind::<BigInt, _>(scope)
+    .bind::<BigInt, _>(seen_from)
     .load(conn)?;
     items.extend(item(
         "rating.missing",
@@ -1014,13 +1157,13 @@ pub fn checks(conn: &mut DbConn, vis: Visibility, root: &OrgRow, year: i32) -> R
                (SELECT count(*) FROM memberships ms JOIN members m ON m.id = ms.member_id WHERE ms.organization_id = o.id \
                 AND {on_roll} AND m.official_on IS NOT NULL AND m.official_on <= $2) AS n \
              FROM organizations o WHERE o.kind IN ('grassroots_branch', 'sub_branch') AND {exists_on} AND {} AND {} ORDER BY o.code",
-            in_subtree("o.id", "$2", 0),
+            scope.contains("o.id", "$2", 0),
             visible("o.id", 3)
         ),
     )
-    .bind::<BigInt, _>(root.id)
+    .bind::<BigInt, _>(scope.root_id())
     .bind::<Date, _>(end)
-    .bind::<BigInt, _>(scope)
+    .bind::<BigInt, _>(seen_from)
     .load(conn)?;
     items.extend(item(
         "organization.min_full_members",
@@ -1050,16 +1193,16 @@ pub fn checks(conn: &mut DbConn, vis: Visibility, root: &OrgRow, year: i32) -> R
                AND a.decided_on <= $2 AND (a.appeal_outcome IS NULL OR a.appeal_outcome <> 'annulled')) \
              AND {} AND {} ORDER BY m.profile_number",
             membership_on("m.id", "$2"),
-            in_subtree("ms.organization_id", "$2", 0),
+            scope.contains("ms.organization_id", "$2", 0),
             visible("m.organization_id", 6)
         ),
     )
-    .bind::<BigInt, _>(root.id)
+    .bind::<BigInt, _>(scope.root_id())
     .bind::<Date, _>(end)
     .bind::<Integer, _>(year)
     .bind::<Bool, _>(false)
     .bind::<Date, _>(year_start(year))
-    .bind::<BigInt, _>(scope)
+    .bind::<BigInt, _>(seen_from)
     .load(conn)?;
     items.extend(item(
         "rating.disciplined_member_not_above_not_completed",
@@ -1068,7 +1211,7 @@ pub fn checks(conn: &mut DbConn, vis: Visibility, root: &OrgRow, year: i32) -> R
         keys(disciplined),
     ));
     Ok(Checks {
-        organization: root.code.clone(),
+        organization: scope.code(),
         year,
         on: end,
         items,

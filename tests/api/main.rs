@@ -25,3 +25,4 @@ mod schema;
 mod stats;
 mod summaries;
 mod users;
+mod whole_party;

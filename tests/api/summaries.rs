@@ -96,7 +96,7 @@ struct Count {
     n: i64,
 }
 
-fn set_window(app: &TestApp, first: i32, last: i32) {
+pub fn set_window(app: &TestApp, first: i32, last: i32) {
     let mut conn = app.pool.get().unwrap();
     diesel::sql_query("UPDATE summary_window SET first_year = $1, last_year = $2 WHERE id = 1")
         .bind::<Integer, _>(first)
