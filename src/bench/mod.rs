@@ -196,6 +196,14 @@ impl Http {
     }
 }
 
+/// Removes the run's generated files, unless `BENCH_KEEP` keeps them beside the database (to
+/// import one of them again into a copy of the kept database).
+fn remove_files(dir: &std::path::Path) {
+    if std::env::var("BENCH_KEEP").is_err() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
 /// A fresh database for the run: a file in a temporary folder, or a new PostgreSQL database.
 struct BenchDb {
     url: String,
@@ -302,7 +310,7 @@ pub fn run(options: Options) -> Result<String, String> {
     let files = match files {
         Ok(files) => files,
         Err(e) => {
-            let _ = std::fs::remove_dir_all(&dir);
+            remove_files(&dir);
             return Err(e);
         }
     };
@@ -317,7 +325,7 @@ pub fn run(options: Options) -> Result<String, String> {
     let server = match server::ServerProcess::start(&bench_db.url, &dir) {
         Ok(server) => server,
         Err(e) => {
-            let _ = std::fs::remove_dir_all(&dir);
+            remove_files(&dir);
             return Err(e);
         }
     };
@@ -357,20 +365,20 @@ pub fn run(options: Options) -> Result<String, String> {
     let mut rows = match measured {
         Ok(rows) => rows,
         Err(e) => {
-            let _ = std::fs::remove_dir_all(&dir);
+            remove_files(&dir);
             return Err(e);
         }
     };
 
     if only.is_some() {
-        let _ = std::fs::remove_dir_all(&dir);
+        remove_files(&dir);
         drop(pool);
         drop(bench_db);
         return Ok(render(&options, &description, &rows));
     }
     let mut conn = pool.get().map_err(|e| e.to_string())?;
     let baseline = load_baseline(&mut conn, &members_file);
-    let _ = std::fs::remove_dir_all(&dir);
+    remove_files(&dir);
     rows.push(baseline?);
     rows.extend(sql_baselines(&mut conn, options.iterations)?);
     if options.scale == Scale::National {
