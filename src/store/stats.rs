@@ -71,9 +71,13 @@ pub enum Scope {
     Subtree(OrgRow),
     /// Every organisation in the database: the whole party (toàn Đảng), whose figures are the
     /// sums of those of its top-level committees' subtrees, read in one pass over each table
-    /// instead of one subtree at a time. An organisation is in it on a day when its own
-    /// closure row (depth 0, from its establishment on) holds; organisation figures count
-    /// those with a parent on the day, as a subtree's count those below its root.
+    /// instead of one subtree at a time. An organisation is in it from its establishment on
+    /// (its own closure row, of depth 0, never ends), and nothing is recorded at an
+    /// organisation before it exists (a membership, and so a member's summary rows, decisions
+    /// and awards, starts at an existing organisation: `member.organization_not_existing`):
+    /// so every row of the records and of the summaries counts, with no condition on the tree.
+    /// Organisation figures count the organisations with a parent on the day, as a subtree's
+    /// count those below its root.
     Whole,
 }
 
@@ -119,7 +123,7 @@ impl Scope {
     fn contains(&self, org_column: &str, day: &str, min_depth: u8) -> String {
         match self {
             Scope::Subtree(_) => in_subtree(org_column, day, min_depth),
-            Scope::Whole => in_tree_on(&self.tree_rows(min_depth), org_column, day),
+            Scope::Whole => self.contains_on(org_column, day, min_depth),
         }
     }
 
@@ -131,9 +135,13 @@ impl Scope {
         }
     }
 
-    /// The dated `EXISTS` of [`Scope::contains`] alone, for rows already bounded otherwise.
+    /// The dated `EXISTS` of [`Scope::contains`] alone, for rows already bounded otherwise;
+    /// none for a row of the whole party (see [`Scope::Whole`]).
     fn contains_on(&self, org_column: &str, day: &str, min_depth: u8) -> String {
-        in_tree_on(&self.tree_rows(min_depth), org_column, day)
+        match (self, min_depth) {
+            (Scope::Whole, 0) => "TRUE".to_string(),
+            _ => in_tree_on(&self.tree_rows(min_depth), org_column, day),
+        }
     }
 }
 
@@ -322,16 +330,27 @@ fn summary_figures(
         .into_iter()
         .map(on_a)
         .collect();
+    // The summary rows `y` with `s.in_a`, `s.in_b`: whether their organisation lay in the scope
+    // on days A and B. The whole party holds every row (`Scope::Whole`): no subtree to join
+    // (its 317,136 organisations cost the nation's report 0.6 s: BENCHMARKS.md).
+    let (subtree, rows) = match scope {
+        Scope::Subtree(_) => (
+            format!("{}, ", subtree_cte(scope, "$2", "$4")),
+            "sub s JOIN member_year_summaries y ON y.organization_id = s.id AND",
+        ),
+        Scope::Whole => (
+            String::new(),
+            "(SELECT 1 AS in_a, 1 AS in_b) s JOIN member_year_summaries y ON",
+        ),
+    };
     let sql = format!(
-        "WITH {}, \
+        "WITH {subtree}\
          admitted AS (SELECT CAST(COALESCE(sum(a.admitted), 0) AS BIGINT) AS n FROM admission_summaries a \
            WHERE a.year = $5 AND {ids_a} AND {in_a}) \
          SELECT {}, \
            CAST(COALESCE(sum(CASE WHEN y.year = $5 AND s.in_b = 1 THEN y.members END), 0) AS BIGINT) AS total_b, \
            (SELECT n FROM admitted) AS admitted \
-         FROM sub s JOIN member_year_summaries y ON y.organization_id = s.id AND y.year IN ($3, $5) \
-           AND {ids_y}",
-        subtree_cte(scope, "$2", "$4"),
+         FROM {rows} y.year IN ($3, $5) AND {ids_y}",
         columns.join(", "),
         ids_a = scope.ids("a.organization_id", 0),
         in_a = scope.contains_on("a.organization_id", "a.since", 0),
@@ -410,16 +429,30 @@ fn organization_figures(
     day: NaiveDate,
     rating_year: i32,
 ) -> Result<Vec<OrgKindLevel>> {
+    // The organisations below the root on the day: for a subtree its closure rows, gathered
+    // first; for the whole party every organisation, kept when it has a parent that day (one
+    // probe each, where the gathering took 0.96 s against 0.4 s: BENCHMARKS.md).
+    let (subtree, from, below) = match scope {
+        Scope::Subtree(_) => (
+            format!(
+                "WITH sub AS (SELECT DISTINCT t.descendant_id AS id FROM organization_tree t WHERE {} \
+                   AND t.valid_from <= $2 AND (t.valid_to IS NULL OR t.valid_to > $2)) ",
+                scope.tree_rows(1)
+            ),
+            "sub s JOIN organizations o ON o.id = s.id",
+            scope.ids("o.id", 1),
+        ),
+        Scope::Whole => (
+            String::new(),
+            "organizations o",
+            scope.contains("o.id", "$2", 1),
+        ),
+    };
     let sql = format!(
-        "WITH sub AS (SELECT DISTINCT t.descendant_id AS id FROM organization_tree t WHERE {} \
-           AND t.valid_from <= $2 AND (t.valid_to IS NULL OR t.valid_to > $2)) \
-         SELECT o.kind AS kind, r.level AS level, count(*) AS n \
-         FROM sub s JOIN organizations o ON o.id = s.id \
+        "{subtree}SELECT o.kind AS kind, r.level AS level, count(*) AS n FROM {from} \
          LEFT JOIN organization_ratings r ON r.organization_id = o.id AND r.year = $3 \
-         WHERE {} AND o.established_on <= $2 AND (o.dissolved_on IS NULL OR o.dissolved_on > $2) \
-         GROUP BY o.kind, r.level",
-        scope.tree_rows(1),
-        scope.ids("o.id", 1)
+         WHERE {below} AND o.established_on <= $2 AND (o.dissolved_on IS NULL OR o.dissolved_on > $2) \
+         GROUP BY o.kind, r.level"
     );
     Ok(crate::db::sql_query(conn, &sql)
         .bind::<BigInt, _>(scope.root_id())
