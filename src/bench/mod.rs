@@ -810,12 +810,18 @@ fn whole_report(address: &str) -> Result<Row, String> {
 /// The whole party's report figures by hand-written SQL, run directly.
 const WHOLE_SQL: &str = include_str!("whole_baseline.sql");
 
+/// A baseline script as the connection's engine reads it: SQLite's dates are text, so its
+/// `DATE '…'` literals lose the keyword.
+fn for_engine(conn: &DbConn, sql: &str) -> String {
+    match conn {
+        DbConn::Sqlite(_) => sql.replace("DATE '", "'"),
+        DbConn::Postgres(_) => sql.to_string(),
+    }
+}
+
 fn whole_sql(conn: &mut DbConn) -> Result<Row, String> {
     use diesel::connection::SimpleConnection;
-    let mut sql = WHOLE_SQL.to_string();
-    if matches!(conn, DbConn::Sqlite(_)) {
-        sql = sql.replace("DATE '", "'");
-    }
+    let sql = for_engine(conn, WHOLE_SQL);
     Ok(measure(WHOLE_SQL_ROW, NATION_ROUNDS, |_| {
         conn.batch_execute(&sql).expect("the whole party's SQL");
     }))
@@ -899,10 +905,7 @@ fn sql_baselines(conn: &mut DbConn, iterations: usize) -> Result<Vec<Row>, Strin
         .select(crate::db::schema::organizations::id)
         .first(conn)
         .map_err(|e| e.to_string())?;
-    let mut report = REPORT_SQL.replace("{root}", &root.to_string());
-    if matches!(conn, DbConn::Sqlite(_)) {
-        report = report.replace("DATE '", "'");
-    }
+    let report = for_engine(conn, &REPORT_SQL.replace("{root}", &root.to_string()));
     let page = "SELECT id, full_name FROM members ORDER BY sort_key, id LIMIT 51";
     let search =
         "SELECT id, full_name FROM members WHERE search_name LIKE $1 AND search_name LIKE $2 \

@@ -22,46 +22,12 @@ use crate::domain::rating::{excellent_quota_holds, year_end, year_start, QUOTA_P
 use crate::error::Result;
 use crate::store::organizations::{find_visible, OrgRow};
 
-/// `organization_id` lies in the subtree of `$1` on the day given by the SQL expression.
-///
-/// Two conditions, for speed: the uncorrelated `IN` (the organisations ever under the root)
-/// lets the engine start from the subtree's rows through their organisation index, so that a
-/// province's figures cost the same in a national database as in its own; the correlated
-/// `EXISTS` then keeps the rows under the root on the day. With the `EXISTS` alone, every row
-/// of the table was visited: a province's annual report took 9.7 s in a database of 5.5 million
-/// members (BENCHMARKS.md).
-fn in_subtree(org_column: &str, day: &str, min_depth: u8) -> String {
-    format!(
-        "{org_column} IN (SELECT s.descendant_id FROM organization_tree s WHERE s.ancestor_id = $1 \
-         AND s.depth >= {min_depth}) AND {}",
-        in_tree_on(&format!("t.ancestor_id = $1 AND t.depth >= {min_depth}"), org_column, day)
-    )
-}
-
 /// `org_column` has a closure row matching `rows` (a condition on `t`) that holds on `day`.
 fn in_tree_on(rows: &str, org_column: &str, day: &str) -> String {
     format!(
         "EXISTS (SELECT 1 FROM organization_tree t WHERE {rows} AND t.descendant_id = {org_column} \
          AND t.valid_from <= {day} AND (t.valid_to IS NULL OR t.valid_to > {day}))"
     )
-}
-
-/// `org_column` lies between the least and the greatest id of the organisations ever under the
-/// root `$1` (at `min_depth` or deeper): two probes of the tree's primary key. For the tables
-/// read per organisation of a subtree (the organisations themselves, and the summary tables,
-/// whose rows are keyed by organisation first): a subtree's organisations are mostly
-/// created together, so their ids are close, and the bound lets the engine read the subtree's
-/// rows as one range of the key. Without it PostgreSQL read the nation's summary rows for each
-/// province (member figures of Hưng Yên, 15,792 organisations: 678 ms; with it 97 ms). When
-/// the ids are scattered the bound is merely weak, never wrong.
-fn in_subtree_ids(org_column: &str, min_depth: u8) -> String {
-    let ids = |f: &str| {
-        format!(
-            "(SELECT {f}(r.descendant_id) FROM organization_tree r WHERE r.ancestor_id = $1 \
-             AND r.depth >= {min_depth})"
-        )
-    };
-    format!("{org_column} BETWEEN {} AND {}", ids("min"), ids("max"))
 }
 
 /// What a set of figures counts over (phạm vi thống kê).
@@ -119,18 +85,46 @@ impl Scope {
         }
     }
 
-    /// [`in_subtree`]: `org_column` in the scope on `day`.
+    /// `org_column` lies in the scope, `min_depth` or more levels down, on the day given by the
+    /// SQL expression `day`.
+    ///
+    /// For a subtree, two conditions, for speed: the uncorrelated `IN` (the organisations ever
+    /// under the root) lets the engine start from the subtree's rows through their organisation
+    /// index, so that a province's figures cost the same in a national database as in its own;
+    /// the correlated `EXISTS` ([`Scope::contains_on`]) then keeps the rows under the root on
+    /// the day. With the `EXISTS` alone, every row of the table was visited: a province's annual
+    /// report took 9.7 s in a database of 5.5 million members (BENCHMARKS.md).
     fn contains(&self, org_column: &str, day: &str, min_depth: u8) -> String {
         match self {
-            Scope::Subtree(_) => in_subtree(org_column, day, min_depth),
+            Scope::Subtree(_) => format!(
+                "{org_column} IN (SELECT s.descendant_id FROM organization_tree s WHERE s.ancestor_id = $1 \
+                 AND s.depth >= {min_depth}) AND {}",
+                self.contains_on(org_column, day, min_depth)
+            ),
             Scope::Whole => self.contains_on(org_column, day, min_depth),
         }
     }
 
-    /// [`in_subtree_ids`]: the id range of the scope's organisations (none for the whole).
+    /// `org_column` lies between the least and the greatest id of the organisations ever under
+    /// the root `$1` (at `min_depth` or deeper): two probes of the tree's primary key; no bound
+    /// for the whole party. For the tables read per organisation of a subtree (the
+    /// organisations themselves, and the summary tables, whose rows are keyed by organisation
+    /// first): a subtree's organisations are mostly created together, so their ids are close,
+    /// and the bound lets the engine read the subtree's rows as one range of the key. Without
+    /// it PostgreSQL read the nation's summary rows for each province (member figures of Hưng
+    /// Yên, 15,792 organisations: 678 ms; with it 97 ms). When the ids are scattered the bound
+    /// is merely weak, never wrong.
     fn ids(&self, org_column: &str, min_depth: u8) -> String {
         match self {
-            Scope::Subtree(_) => in_subtree_ids(org_column, min_depth),
+            Scope::Subtree(_) => {
+                let ids = |f: &str| {
+                    format!(
+                        "(SELECT {f}(r.descendant_id) FROM organization_tree r WHERE r.ancestor_id = $1 \
+                         AND r.depth >= {min_depth})"
+                    )
+                };
+                format!("{org_column} BETWEEN {} AND {}", ids("min"), ids("max"))
+            }
             Scope::Whole => "TRUE".to_string(),
         }
     }
@@ -485,17 +479,12 @@ pub struct Structure {
     pub exempt_members: i64,
 }
 
-/// The root the caller may ask about (404 outside their scope).
-pub fn root(conn: &mut DbConn, vis: Visibility, code: &str) -> Result<OrgRow> {
-    find_visible(conn, vis, code)
-}
-
 /// The scope of figures asked for: the organisation named (404 outside the caller's scope);
 /// with none named, the caller's own scope: the subtree of their organisation, or the whole
 /// party for a caller who sees everything.
 pub fn scope(conn: &mut DbConn, vis: Visibility, code: Option<&str>) -> Result<Scope> {
     match (code, vis) {
-        (Some(code), _) => Ok(Scope::Subtree(root(conn, vis, code)?)),
+        (Some(code), _) => Ok(Scope::Subtree(find_visible(conn, vis, code)?)),
         (None, Visibility::All) => Ok(Scope::Whole),
         (None, Visibility::Subtree(id)) => {
             use crate::db::schema::organizations as orgs;
@@ -692,7 +681,7 @@ fn admission_target(conn: &mut DbConn, scope: &Scope, year: i32) -> Result<Optio
                        CAST(COALESCE(sum(g.target), 0) AS BIGINT) AS total \
                      FROM organizations o LEFT JOIN admission_targets g ON g.organization_id = o.id AND g.year = $2 \
                      WHERE o.established_on <= $1 AND (o.dissolved_on IS NULL OR o.dissolved_on > $1) AND NOT {}",
-                    in_tree_on("t.depth = 1", "o.id", "$1")
+                    Scope::Whole.contains_on("o.id", "$1", 1)
                 ),
             )
             .bind::<Date, _>(year_end(year))
