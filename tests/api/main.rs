@@ -21,6 +21,7 @@ mod openapi;
 mod organizations;
 mod outage;
 mod rules_doc;
+mod savepoints;
 mod schema;
 mod stats;
 mod summaries;

@@ -1,0 +1,58 @@
+//! `db::savepoint`, on the real engine: the savepoint around one attempt (a bulk import's row)
+//! is closed whether the attempt succeeds or fails. A failed one that stayed open kept every
+//! later row nested inside it (see `db::roll_back`).
+
+use diesel::connection::SimpleConnection;
+use diesel::result::Error as DieselError;
+use diesel::sql_types::BigInt;
+use diesel::RunQueryDsl;
+use party_records::db::{self, DbConn};
+
+use crate::helpers::TestDb;
+
+fn count(conn: &mut DbConn) -> Result<i64, DieselError> {
+    diesel::select(diesel::dsl::sql::<BigInt>(
+        "(SELECT count(*) FROM attempts)",
+    ))
+    .get_result(conn)
+}
+
+#[test]
+fn a_failed_savepoint_is_rolled_back_and_closed() {
+    let (_db, url) = TestDb::create();
+    let pool = db::build_pool(&url, &Default::default()).expect("pool");
+    let mut conn = pool.get().expect("connection");
+    conn.batch_execute("CREATE TABLE attempts (n INTEGER NOT NULL)")
+        .expect("table");
+
+    let outcome: Result<(), DieselError> = db::write_transaction(&mut conn, |conn| {
+        for n in 0..3 {
+            let failed: Result<(), DieselError> = db::savepoint(conn, |conn| {
+                conn.batch_execute(&format!("INSERT INTO attempts VALUES ({n})"))?;
+                Err(DieselError::RollbackTransaction)
+            });
+            assert!(failed.is_err());
+        }
+        db::savepoint(conn, |conn| {
+            conn.batch_execute("INSERT INTO attempts VALUES (9)")
+        })?;
+        assert_eq!(
+            count(conn)?,
+            1,
+            "only the attempt that succeeded is written"
+        );
+        // Each attempt ran as `diesel_savepoint_1`. None is left open to release.
+        let release = conn.batch_execute("RELEASE SAVEPOINT diesel_savepoint_1");
+        assert!(
+            release.is_err(),
+            "a failed attempt's savepoint was left open around the later ones"
+        );
+        Err(DieselError::RollbackTransaction)
+    });
+    assert!(matches!(outcome, Err(DieselError::RollbackTransaction)));
+    assert_eq!(
+        count(&mut conn).expect("count"),
+        0,
+        "the transaction rolled back"
+    );
+}
