@@ -76,12 +76,40 @@ pub fn sql_query(conn: &DbConn, text: &str) -> diesel::query_builder::SqlQuery {
 pub fn lock_row(conn: &mut DbConn, table: &'static str, id: i64) -> Result<(), DieselError> {
     if let DbConn::Postgres(c) = conn {
         use diesel::RunQueryDsl;
-        diesel::sql_query(format!("SELECT 1 FROM {table} WHERE id = $1 FOR UPDATE"))
-            .bind::<diesel::sql_types::BigInt, _>(id)
-            .execute(c)?;
+        LockRow { table, id }.execute(c)?;
     }
     Ok(())
 }
+
+/// `SELECT 1 FROM {table} WHERE id = $1 FOR UPDATE` as a query type of its own, which diesel
+/// keeps prepared per connection (raw `sql_query` is parsed and planned on every call, and
+/// every write of a member takes this lock).
+struct LockRow {
+    table: &'static str,
+    id: i64,
+}
+
+impl diesel::query_builder::QueryId for LockRow {
+    type QueryId = ();
+    // Cached by its SQL text, which names the table.
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for LockRow {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> diesel::QueryResult<()> {
+        out.push_sql("SELECT 1 FROM ");
+        out.push_identifier(self.table)?;
+        out.push_sql(" WHERE id = ");
+        out.push_bind_param::<diesel::sql_types::BigInt, _>(&self.id)?;
+        out.push_sql(" FOR UPDATE");
+        Ok(())
+    }
+}
+
+impl diesel::RunQueryDsl<diesel::PgConnection> for LockRow {}
 
 /// Runs `f` in a transaction with PostgreSQL planner settings for its duration (`SET LOCAL`):
 /// for a statement whose plan PostgreSQL misjudges (each caller says why). SQLite has no such
@@ -342,6 +370,30 @@ where
     Manager::begin_transaction(conn)?;
     let result = f(conn);
     finish(conn, result)
+}
+
+/// Opens a savepoint inside the open transaction, for work that spans many calls (a bulk
+/// import's group of rows); [`end_savepoint`] closes it. [`savepoint`] is the closure form.
+pub fn begin_savepoint(conn: &mut DbConn) -> Result<(), DieselError> {
+    type Manager = <DbConn as Connection>::TransactionManager;
+    let nested = Manager::transaction_manager_status_mut(conn)
+        .transaction_depth()?
+        .is_some();
+    if !nested {
+        return Err(DieselError::NotInTransaction);
+    }
+    Manager::begin_transaction(conn)
+}
+
+/// Closes the savepoint [`begin_savepoint`] opened: `keep` releases it with its writes,
+/// otherwise they are undone.
+pub fn end_savepoint(conn: &mut DbConn, keep: bool) -> Result<(), DieselError> {
+    type Manager = <DbConn as Connection>::TransactionManager;
+    if keep {
+        Manager::commit_transaction(conn)
+    } else {
+        roll_back(conn)
+    }
 }
 
 fn finish<T, E: From<DieselError>>(conn: &mut DbConn, result: Result<T, E>) -> Result<T, E> {

@@ -503,7 +503,8 @@ fn transfer(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
         .first(conn)
         .optional()?;
     let Some((org, valid_to)) = recorded else {
-        member_store::transfer(conn, ctx.vis, pn, new, &ctx.by)?;
+        let changes = &mut ctx.summaries.lock().expect("one writer");
+        member_store::record_transfer(conn, ctx.vis, pn, new, &ctx.by, changes)?;
         return Ok(Outcome::Inserted);
     };
     may_update(ctx, "on")?;

@@ -9,9 +9,9 @@
 //!   tells an insert from an update from an unchanged row;
 //! - `keys` finds the keys given twice in the file, with bounded memory, once it is read.
 //!
-//! The whole file is one transaction; each row runs in a savepoint, so that a row that fails
-//! leaves nothing behind and the rows after it are still checked. Any failure, or `dry_run`,
-//! rolls everything back.
+//! The whole file is one transaction; rows run in savepoints (a batch's or a group's, then
+//! each failed row's alone), so that a row that fails leaves nothing behind and the rows after
+//! it are still checked. Any failure, or `dry_run`, rolls everything back.
 
 mod apply;
 mod audit;
@@ -330,6 +330,9 @@ struct Writer<'a> {
     /// Rows written (inserted or updated) at which a row-by-row import next refreshes its
     /// tables' statistics (`refresh_due`).
     refresh_at: usize,
+    /// The rows of a row-by-row import written since its group's savepoint opened
+    /// (`Writer::one_row`); `None` when no group is open.
+    group: Option<Vec<columns::Row>>,
 }
 
 impl Writer<'_> {
@@ -370,14 +373,70 @@ impl Writer<'_> {
                 }
                 Ok(())
             }
-            Item::Row { row, .. } => {
-                // Each row in a savepoint: a row that fails leaves nothing behind.
-                let result =
-                    crate::db::savepoint(conn, |conn| apply::row(conn, self.ctx, self.kind, &row));
-                self.tally(conn, &row, result)?;
-                self.refresh_statistics_as_tables_grow(conn)
+            Item::Row { row, .. } => self.one_row(conn, row),
+        }
+    }
+
+    /// Writes a row of a row-by-row kind so that, if it fails, it leaves nothing behind and
+    /// the rows after it are still checked against the rows before it.
+    ///
+    /// Until a row fails, rows run in groups of [`GROUP`] under one savepoint: a savepoint per
+    /// row cost two of the dozen statements a decision or a transfer takes, each a round trip
+    /// on PostgreSQL (and a subtransaction). When a row fails, its group is rolled back and
+    /// the group's earlier rows are written again, each in a savepoint of its own; the row's
+    /// error is then listed as it would have been alone. The file is then refused whatever
+    /// follows, so every later row runs in its own savepoint, as before groups existed.
+    fn one_row(&mut self, conn: &mut DbConn, row: columns::Row) -> Result<()> {
+        if self.errors.total > 0 {
+            self.close_group(conn, true)?;
+            let result =
+                crate::db::savepoint(conn, |conn| apply::row(conn, self.ctx, self.kind, &row));
+            self.tally(conn, &row, result)?;
+            return self.refresh_statistics_as_tables_grow(conn);
+        }
+        if self.group.is_none() {
+            crate::db::begin_savepoint(conn)?;
+            self.group = Some(Vec::with_capacity(GROUP));
+        }
+        match apply::row(conn, self.ctx, self.kind, &row) {
+            Ok(outcome) => {
+                self.tally(conn, &row, Ok(outcome))?;
+                let group = self.group.as_mut().expect("opened above");
+                group.push(row);
+                if group.len() >= GROUP {
+                    self.close_group(conn, true)?;
+                }
+                Ok(())
+            }
+            Err(error) => {
+                let written = self.group.take().expect("opened above");
+                crate::db::end_savepoint(conn, false)?;
+                for earlier in written {
+                    // Written once already (and tallied then): only a different answer the
+                    // second time would be news.
+                    let again = crate::db::savepoint(conn, |conn| {
+                        apply::row(conn, self.ctx, self.kind, &earlier)
+                    });
+                    if let Err(e) = again {
+                        self.fail(conn, &earlier, e)?;
+                    }
+                }
+                self.fail(conn, &row, error)
             }
         }
+    }
+
+    /// Closes the open group of rows, if any: `keep` releases its savepoint, otherwise its
+    /// rows are undone (the import stops). The statistics are refreshed once a group is kept.
+    fn close_group(&mut self, conn: &mut DbConn, keep: bool) -> Result<()> {
+        if self.group.take().is_none() {
+            return Ok(());
+        }
+        crate::db::end_savepoint(conn, keep)?;
+        if keep {
+            self.refresh_statistics_as_tables_grow(conn)?;
+        }
+        Ok(())
     }
 
     /// A row-by-row import refreshes its tables' statistics when the rows it wrote reach
@@ -447,11 +506,15 @@ impl Writer<'_> {
             Ok(Outcome::Inserted) => self.summary.inserted += 1,
             Ok(Outcome::Updated) => self.summary.updated += 1,
             Ok(Outcome::Unchanged) => self.summary.unchanged += 1,
-            Err(e) => {
-                let problems = row_errors(conn, self.ctx, self.kind, row, e)?;
-                self.errors.add(row.number, problems);
-            }
+            Err(e) => self.fail(conn, row, e)?,
         }
+        Ok(())
+    }
+
+    /// Lists a failed row's errors (the row's writes are undone already).
+    fn fail(&mut self, conn: &mut DbConn, row: &columns::Row, error: Error) -> Result<()> {
+        let problems = row_errors(conn, self.ctx, self.kind, row, error)?;
+        self.errors.add(row.number, problems);
         Ok(())
     }
 }
@@ -472,6 +535,10 @@ fn refresh_due(written: usize) -> usize {
     }
     due
 }
+
+/// Rows of a row-by-row kind written under one savepoint until a row fails
+/// (`Writer::one_row`).
+const GROUP: usize = 1000;
 
 /// Items in flight between the reading and the writing thread.
 const IN_FLIGHT: usize = 2 * BATCH;
@@ -510,6 +577,7 @@ pub fn run<R: Read + Send>(
         pending_keys: HashSet::new(),
         changed: audit::RowKeys::default(),
         refresh_at: FIRST_REFRESH,
+        group: None,
     };
     let digest = digest::BodyDigest::default();
     let body = digest.reader(body);
@@ -538,6 +606,11 @@ pub fn run<R: Read + Send>(
                 }
             }
             drop(rx);
+            // The last group of rows is kept, unless the import stops: then it is undone, so
+            // that the transaction's own rollback finds the transaction, not the savepoint.
+            if let Err(e) = writer.close_group(conn, fatal.is_none()) {
+                fatal.get_or_insert(e);
+            }
             let (read, keys) = reading
                 .join()
                 .map_err(|_| Error::Internal("the import's reading thread panicked".into()))?;

@@ -227,12 +227,11 @@ pub fn create(
 }
 
 /// Records a decision with its effects, as `create` does, without reading it back: the bulk
-/// import needs only its id (three statements a row fewer). What the decision and the
-/// insignia an expulsion returns change in the summaries goes into `changes`, which the caller
-/// flushes before its transaction commits (`create` at once; the bulk import once for the
-/// file); what the expulsion changes of the member's roll is added at once
-/// (`summaries::tracking`). The increments commute, and nothing in a write reads the summary
-/// tables, so deferring some of them changes nothing but when they are written.
+/// import needs only its id (three statements a row fewer). What the decision changes in the
+/// summaries (with an expulsion, the member's roll and the insignia returned) goes into
+/// `changes`, which the caller flushes before its transaction commits (`create` at once; the
+/// bulk import once for the file). The increments commute, and nothing in a write reads the
+/// summary tables, so deferring them changes nothing but when they are written.
 pub fn record(
     conn: &mut DbConn,
     vis: Visibility,
@@ -398,7 +397,7 @@ fn expel(
     by: &str,
     changes: &mut summaries::Batch,
 ) -> Result<()> {
-    member_store::leave_roll(conn, member, LeaveReason::Expelled, on, true, by)?;
+    member_store::leave_roll(conn, member, LeaveReason::Expelled, on, true, by, changes)?;
     expulsion_effects(conn, member, on, changes)
 }
 
@@ -448,8 +447,14 @@ fn expulsion_effects(
 /// Undoes an expulsion annulled (or reduced) on appeal: back on the roll in the same branch,
 /// with the exemption, temporary activity and positions that the expulsion ended; no gap
 /// (wrongful expulsion: "tuổi đảng được tính liên tục"); insignia restored.
-fn reinstate(conn: &mut DbConn, member_id: i64, expelled_on: NaiveDate, by: &str) -> Result<()> {
-    summaries::tracking(conn, member_id, |conn| {
+fn reinstate(
+    conn: &mut DbConn,
+    member_id: i64,
+    expelled_on: NaiveDate,
+    by: &str,
+    changes: &mut summaries::Batch,
+) -> Result<()> {
+    changes.tracking(conn, member_id, |conn| {
         diesel::update(members::table.find(member_id))
             .set((
                 members::left_on.eq(None::<NaiveDate>),
@@ -536,8 +541,7 @@ pub fn appeal(
 }
 
 /// Records an appeal, as `appeal` does, without reading the decision back; what the decision
-/// changes in the summaries goes into `changes` (as in `record`), what a reinstatement
-/// changes is added at once.
+/// (and a reinstatement) changes in the summaries goes into `changes`, as in `record`.
 pub fn record_appeal(
     conn: &mut DbConn,
     vis: Visibility,
@@ -606,7 +610,9 @@ pub fn record_appeal(
             || (input.outcome == Some(AppealOutcome::Reduced) && effective != row.form());
         if lifted {
             match (row.form(), row.member_id, row.organization_id) {
-                (Form::Expulsion, Some(member), _) => reinstate(conn, member, row.decided_on, by)?,
+                (Form::Expulsion, Some(member), _) => {
+                    reinstate(conn, member, row.decided_on, by, changes)?
+                }
                 (Form::Dismissal, Some(member), _) => {
                     reopen_positions(conn, member, row.decided_on)?
                 }

@@ -657,6 +657,65 @@ async fn imported_records_have_the_effects_of_records_entered_one_by_one() {
     conflict.expect_problem(422, Some("import.conflicts_with_record"));
 }
 
+/// Rows of a row-by-row kind run in groups under one savepoint until one fails
+/// (`import::Writer::one_row`): the failing row's group is undone and its earlier rows written
+/// again, so a later row that depends on them is checked as it would be alone.
+#[tokio::test]
+async fn a_row_that_fails_among_others_is_listed_alone_and_writes_nothing() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    loaded(&app, &admin).await;
+    // Row 3 moves HG-001 on from where row 1 put it: without row 1 it would move HG-001 to
+    // the organisation it is in already (member.same_organization).
+    let transfers = "profile_number,organization_code,on
+HG-001,B1,2022-01-01
+HG-999,B1,2022-01-01
+HG-001,A1,2023-01-01
+HG-002,B1,2022-06-01
+HG-002,NOPE,2023-06-01
+";
+    let answer = app.import_csv(&admin, "transfers", transfers).await;
+    answer.expect_problem(422, None);
+    let errors: Vec<(i64, String)> = answer.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["row"].as_i64().unwrap(),
+                e["field"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            (2, "profile_number".to_string()),
+            (5, "organization_code".to_string())
+        ],
+        "{}",
+        answer.text
+    );
+    // Nothing was written.
+    for pn in ["HG-001", "HG-002"] {
+        let member = app.get(&format!("/api/v1/members/{pn}"), &admin).await;
+        assert_eq!(member.body["organization_code"], "A1", "{pn}");
+    }
+    // Without the failing rows the same file is written whole.
+    let good: String = transfers
+        .lines()
+        .filter(|l| !l.contains("HG-999") && !l.contains("NOPE"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let answer = app.import_csv(&admin, "transfers", &good).await;
+    answer.expect(200);
+    assert_eq!(answer.body["inserted"], 3, "{}", answer.text);
+    let an = app.get("/api/v1/members/HG-001", &admin).await;
+    assert_eq!(an.body["organization_code"], "A1");
+    let binh = app.get("/api/v1/members/HG-002", &admin).await;
+    assert_eq!(binh.body["organization_code"], "B1");
+}
+
 /// A register row of a member who left is written with the admission (one batch, no lookup
 /// of its own): the same member, history, version and refusals as an admission followed by
 /// `POST …/leave`.

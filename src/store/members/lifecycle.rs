@@ -662,6 +662,26 @@ pub fn transfer(
     transfer: Transfer,
     by: &str,
 ) -> Result<Member> {
+    crate::db::write_transaction(conn, |conn| {
+        let id = summaries::now(conn, |conn, changes| {
+            record_transfer(conn, vis, profile_number, transfer, by, changes)
+        })?;
+        reload(conn, id)
+    })
+}
+
+/// Records a transfer, as `transfer` does, without reading the member back: the bulk import
+/// needs only the id. What it changes in the summaries goes into `changes`, which the caller
+/// flushes before its transaction commits (`transfer` at once; the bulk import once for the
+/// file).
+pub fn record_transfer(
+    conn: &mut DbConn,
+    vis: Visibility,
+    profile_number: &str,
+    transfer: Transfer,
+    by: &str,
+    changes: &mut summaries::Batch,
+) -> Result<i64> {
     let Transfer {
         organization_code,
         on,
@@ -671,7 +691,7 @@ pub fn transfer(
     crate::db::write_transaction(conn, |conn| {
         let row = find_visible(conn, vis, profile_number)?;
         crate::db::lock_row(conn, "members", row.id)?;
-        summaries::tracking(conn, row.id, |conn| {
+        changes.tracking(conn, row.id, |conn| {
             rules::check_after_admission(row.admitted_on, on, "on")?;
             rules::check_on_roll(row.left_on, on, "on")?;
             rules::check_period(on, until, "until")?;
@@ -720,9 +740,6 @@ pub fn transfer(
                     diesel::update(memberships::table.find(current_id))
                         .set(memberships::valid_to.eq(Some(on)))
                         .execute(conn)?;
-                    diesel::update(members::table.find(row.id))
-                        .set(members::organization_id.eq(org.id))
-                        .execute(conn)?;
                 }
                 MembershipKind::Temporary => {
                     if let Some((open_id, _, open_from)) =
@@ -754,7 +771,19 @@ pub fn transfer(
                     memberships::valid_to.eq(valid_to),
                 ))
                 .execute(conn)?;
-            bump(conn, row.id)?;
+            match kind {
+                // The member's current organisation moves with the version, in one statement.
+                MembershipKind::Official => {
+                    diesel::update(members::table.find(row.id))
+                        .set((
+                            members::organization_id.eq(org.id),
+                            members::version.eq(members::version + 1),
+                            members::updated_at.eq(crate::time::now()),
+                        ))
+                        .execute(conn)?;
+                }
+                MembershipKind::Temporary => bump(conn, row.id)?,
+            }
             let event = match kind {
                 MembershipKind::Official => "transferred",
                 MembershipKind::Temporary => "temporary_activity",
@@ -767,7 +796,7 @@ pub fn transfer(
                 json!({"organization_code": org.code, "until": until}),
                 by,
             )?;
-            reload(conn, row.id)
+            Ok(row.id)
         })
     })
 }
@@ -865,7 +894,9 @@ pub fn end_exemption(
 }
 
 /// Takes a member off the roll on `on`: their memberships, exemption and positions end that
-/// day. `through_discipline` is set only by an expulsion decision (khai trừ).
+/// day. `through_discipline` is set only by an expulsion decision (khai trừ). What it changes
+/// in the summaries goes into `changes`, which the caller flushes before its transaction
+/// commits.
 pub fn leave_roll(
     conn: &mut DbConn,
     row: &MemberRow,
@@ -873,6 +904,7 @@ pub fn leave_roll(
     on: NaiveDate,
     through_discipline: bool,
     by: &str,
+    changes: &mut summaries::Batch,
 ) -> Result<()> {
     rules::check_leave_reason(reason, through_discipline)?;
     rules::check_after_admission(row.admitted_on, on, "on")?;
@@ -898,7 +930,7 @@ pub fn leave_roll(
         .select(diesel::dsl::max(memberships::valid_from))
         .first(conn)?;
     rules::check_leaves_after_membership(last_from, on, "on")?;
-    summaries::tracking(conn, row.id, |conn| {
+    changes.tracking(conn, row.id, |conn| {
         diesel::update(
             memberships::table
                 .filter(memberships::member_id.eq(row.id))
@@ -947,7 +979,9 @@ pub fn leave(
     crate::db::write_transaction(conn, |conn| {
         let row = find_visible(conn, vis, profile_number)?;
         crate::db::lock_row(conn, "members", row.id)?;
-        leave_roll(conn, &row, reason, on, false, by)?;
+        summaries::now(conn, |conn, changes| {
+            leave_roll(conn, &row, reason, on, false, by, changes)
+        })?;
         reload(conn, row.id)
     })
 }
@@ -966,7 +1000,9 @@ pub fn leave_recorded(
     crate::db::write_transaction(conn, |conn| {
         let row = find_visible(conn, vis, profile_number)?;
         crate::db::lock_row(conn, "members", row.id)?;
-        leave_roll(conn, &row, reason, on, true, by)
+        summaries::now(conn, |conn, changes| {
+            leave_roll(conn, &row, reason, on, true, by, changes)
+        })
     })
 }
 
