@@ -504,7 +504,7 @@ fn transfer(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
         .optional()?;
     let Some((org, valid_to)) = recorded else {
         let changes = &mut ctx.summaries.lock().expect("one writer");
-        member_store::record_transfer(conn, ctx.vis, pn, new, &ctx.by, changes)?;
+        member_store::record_transfer(conn, ctx.vis, &member, new, &ctx.by, changes)?;
         return Ok(Outcome::Inserted);
     };
     may_update(ctx, "on")?;
@@ -840,7 +840,7 @@ fn award(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
         .optional()?;
     let Some((awarded_on, posthumous, early)) = recorded else {
         let changes = &mut ctx.summaries.lock().expect("one writer");
-        insignia_store::record(conn, ctx.vis, new, changes)?;
+        insignia_store::record_for(conn, &member, new, changes)?;
         return Ok(Outcome::Inserted);
     };
     may_update(ctx, "tier")?;

@@ -289,28 +289,39 @@ pub fn create(conn: &mut DbConn, vis: Visibility, new: NewAward) -> Result<Insig
     })
 }
 
-/// Records an award, as `create` does, without reading it back: the bulk import needs only
-/// its id. What it adds to the summaries goes into `changes`, which the caller flushes before
-/// its transaction commits (`create` at once; the bulk import once for the file).
-pub fn record(
+/// Records an award, as `create` does, without reading it back.
+fn record(
     conn: &mut DbConn,
     vis: Visibility,
     new: NewAward,
     changes: &mut summaries::Batch,
 ) -> Result<i64> {
-    crate::db::write_transaction(conn, |conn| {
-        let member = find_member(conn, vis, &new.profile_number).map_err(
-            crate::error::missing_reference(
-                "profile_number",
-                "insignia.member_not_found",
-                format!(
-                    "There is no member with profile number {}.",
-                    new.profile_number
-                ),
+    let member =
+        find_member(conn, vis, &new.profile_number).map_err(crate::error::missing_reference(
+            "profile_number",
+            "insignia.member_not_found",
+            format!(
+                "There is no member with profile number {}.",
+                new.profile_number
             ),
-        )?;
+        ))?;
+    record_for(conn, &member, new, changes)
+}
+
+/// Records an award to `member` (found in the caller's scope, `new.profile_number`'s), as
+/// `create` does, without reading it back: the bulk import has found the member already and
+/// needs only the award's id. What it adds to the summaries goes into `changes`, which the
+/// caller flushes before its transaction commits (`create` at once; the bulk import once for
+/// the file).
+pub fn record_for(
+    conn: &mut DbConn,
+    member: &MemberRow,
+    new: NewAward,
+    changes: &mut summaries::Batch,
+) -> Result<i64> {
+    crate::db::write_transaction(conn, |conn| {
         crate::db::lock_row(conn, "members", member.id)?;
-        let tier = check_award(conn, &member, &new)?;
+        let tier = check_award(conn, member, &new)?;
         let returned_on = member
             .left_on
             .filter(|_| member.leave_reason.as_deref() == Some(LeaveReason::Expelled.as_str()));

@@ -141,10 +141,10 @@ const AWARD: i32 = 5;
 /// [`facts_of`]'s statement: the six reads as one `UNION ALL`, so that a member write's facts
 /// cost one round trip, not six (a transfer reads them twice). A query type of its own rather
 /// than raw `sql_query`, which diesel never keeps prepared: this one is prepared once per
-/// connection and count of ids, then only bound and run (PostgreSQL planned the six branches
-/// again on each call, 0.6 ms of a transfer's 5). The first branch names and types every
-/// column (PostgreSQL types a `UNION` column from its branches, and an untyped NULL in the
-/// first ones would make it text).
+/// connection (for one member and for a full chunk), then only bound and run (PostgreSQL
+/// planned the six branches again on each call, 0.6 ms of a transfer's 4). The first branch
+/// names and types every column (PostgreSQL types a `UNION` column from its branches, and an
+/// untyped NULL in the first ones would make it text).
 struct FactsQuery<'a> {
     ids: &'a [i64],
     window: Window,
@@ -173,6 +173,11 @@ where
     str: ToSql<Text, DB>,
 {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        // Kept for one member (a write's facts) and a full chunk; any other count would add
+        // one prepared statement per count.
+        if self.ids.len() != 1 && self.ids.len() != CHUNK {
+            out.unsafe_to_cache_prepared();
+        }
         let ids = |out: &mut AstPass<'_, 'b, DB>| -> QueryResult<()> {
             out.push_sql(" WHERE member_id IN (");
             for (i, id) in self.ids.iter().enumerate() {

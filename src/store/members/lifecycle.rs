@@ -663,25 +663,27 @@ pub fn transfer(
     by: &str,
 ) -> Result<Member> {
     crate::db::write_transaction(conn, |conn| {
-        let id = summaries::now(conn, |conn, changes| {
-            record_transfer(conn, vis, profile_number, transfer, by, changes)
+        let row = find_visible(conn, vis, profile_number)?;
+        summaries::now(conn, |conn, changes| {
+            record_transfer(conn, vis, &row, transfer, by, changes)
         })?;
-        reload(conn, id)
+        reload(conn, row.id)
     })
 }
 
-/// Records a transfer, as `transfer` does, without reading the member back: the bulk import
-/// needs only the id. What it changes in the summaries goes into `changes`, which the caller
+/// Records a transfer of `row` (a member found in the caller's scope), as `transfer` does,
+/// without reading the member back: the bulk import has found the member already and needs
+/// nothing back. What it changes in the summaries goes into `changes`, which the caller
 /// flushes before its transaction commits (`transfer` at once; the bulk import once for the
 /// file).
 pub fn record_transfer(
     conn: &mut DbConn,
     vis: Visibility,
-    profile_number: &str,
+    row: &MemberRow,
     transfer: Transfer,
     by: &str,
     changes: &mut summaries::Batch,
-) -> Result<i64> {
+) -> Result<()> {
     let Transfer {
         organization_code,
         on,
@@ -689,7 +691,6 @@ pub fn record_transfer(
         until,
     } = transfer;
     crate::db::write_transaction(conn, |conn| {
-        let row = find_visible(conn, vis, profile_number)?;
         crate::db::lock_row(conn, "members", row.id)?;
         changes.tracking(conn, row.id, |conn| {
             rules::check_after_admission(row.admitted_on, on, "on")?;
@@ -795,8 +796,7 @@ pub fn record_transfer(
                 event,
                 json!({"organization_code": org.code, "until": until}),
                 by,
-            )?;
-            Ok(row.id)
+            )
         })
     })
 }
