@@ -201,6 +201,8 @@ impl Http {
 fn remove_files(dir: &std::path::Path) {
     if std::env::var("BENCH_KEEP").is_err() {
         let _ = std::fs::remove_dir_all(dir);
+    } else {
+        eprintln!("BENCH_KEEP: the files are kept in {}", dir.display());
     }
 }
 
@@ -255,10 +257,11 @@ impl BenchDb {
 
 impl Drop for BenchDb {
     fn drop(&mut self) {
+        if std::env::var("BENCH_KEEP").is_ok() {
+            eprintln!("BENCH_KEEP: the database is kept at {}", self.url);
+            return;
+        }
         if let Some((server, name)) = &self.drop_on {
-            if std::env::var("BENCH_KEEP").is_ok() {
-                return;
-            }
             if let Ok(mut conn) = diesel::PgConnection::establish(server) {
                 let _ =
                     diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
@@ -266,9 +269,7 @@ impl Drop for BenchDb {
             }
         }
         if let Some(dir) = &self._dir {
-            if std::env::var("BENCH_KEEP").is_err() {
-                let _ = std::fs::remove_dir_all(dir);
-            }
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
 }
