@@ -537,8 +537,10 @@ fn refresh_due(written: usize) -> usize {
 }
 
 /// Rows of a row-by-row kind written under one savepoint until a row fails
-/// (`Writer::one_row`).
-const GROUP: usize = 1000;
+/// (`Writer::one_row`). Small enough that what a savepoint keeps to undo its rows stays small
+/// (SQLite keeps the pages the group changed in memory, `temp_store = MEMORY`); large enough
+/// that the savepoint's two statements cost nothing per row.
+const GROUP: usize = 100;
 
 /// Items in flight between the reading and the writing thread.
 const IN_FLIGHT: usize = 2 * BATCH;

@@ -598,13 +598,18 @@ fn add_counts(
     counts: &'static [&'static str],
     rows: impl Iterator<Item = Vec<Cell>>,
 ) -> Result<()> {
-    let rows: Vec<Vec<Cell>> = rows.collect();
-    for part in rows.chunks(UPSERT_ROWS) {
+    // A statement's rows at a time: a flush of a bulk import holds up to `FLUSH_AT` entries,
+    // and all their bound values at once would be tens of megabytes.
+    let mut rows = rows.peekable();
+    let mut part: Vec<Vec<Cell>> = Vec::with_capacity(UPSERT_ROWS);
+    while rows.peek().is_some() {
+        part.clear();
+        part.extend(rows.by_ref().take(UPSERT_ROWS));
         crate::with_backend!(conn, |c| AddCounts {
             table,
             key,
             counts,
-            rows: part,
+            rows: &part,
         }
         .execute(c))?;
     }
