@@ -649,6 +649,15 @@ pub fn run<R: Read + Send>(
     let Writer {
         summary, errors, ..
     } = writer;
+    if result.is_ok() {
+        // Committed. A failed vacuum leaves the tables as autovacuum would find them: the
+        // import stands, and its answer says so.
+        let tables = [kind.tables(), kind.summary_tables()].concat();
+        let written = summary.inserted + summary.updated;
+        if let Err(e) = crate::db::vacuum_after_bulk_write(conn, &tables, written as u64) {
+            tracing::warn!(error = %e, kind = %kind, "the vacuum after an import failed");
+        }
+    }
     match result {
         Ok(()) | Err(Stop::DryRun) => Ok(summary),
         Err(Stop::Failed(e)) => Err(e),

@@ -1152,3 +1152,66 @@ async fn a_file_of_thousands_of_decisions_or_awards_records_what_small_files_rec
         .await
         .expect_problem(422, Some("import.conflicts_with_record"));
 }
+
+/// How often PostgreSQL has vacuumed `table` by hand (`VACUUM`, not autovacuum).
+fn vacuums(app: &TestApp, table: &str) -> i64 {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = app.pool.get().unwrap();
+    let party_records::db::DbConn::Postgres(c) = &mut *conn else {
+        unreachable!("PostgreSQL only")
+    };
+    diesel::sql_query("SELECT vacuum_count AS n FROM pg_stat_user_tables WHERE relname = $1")
+        .bind::<diesel::sql_types::Text, _>(table)
+        .get_result::<Count>(c)
+        .expect("the table's statistics")
+        .n
+}
+
+#[tokio::test]
+async fn a_large_import_leaves_its_tables_vacuumed_and_a_small_one_leaves_them_alone() {
+    // PostgreSQL only: until a page is vacuumed its index entries send every index-only scan
+    // to the table. SQLite's covering indexes never visit it, and it is not vacuumed.
+    if crate::helpers::pg_url().is_none() {
+        return;
+    }
+    let app = spawn_app().await;
+    let token = app.admin().await;
+    loaded(&app, &token).await;
+    let header = "profile_number,full_name,gender,born_on,organization_code,admitted_on\n";
+    let rows = |from: usize, n: usize| -> String {
+        let mut csv = String::from(header);
+        for i in from..from + n {
+            csv.push_str(&format!(
+                "HG-{i:05},Thành viên {i},nữ,1990-01-01,A1,2015-01-01\n"
+            ));
+        }
+        csv
+    };
+    assert_eq!(vacuums(&app, "members"), 0);
+    // A table of four rows that takes 1,300 more: due (1,000 + a fifth of its rows).
+    let answer = app.import_csv(&token, "members", &rows(1000, 1300)).await;
+    answer.expect(200);
+    assert_eq!(answer.body["inserted"], 1300, "{}", answer.text);
+    assert_eq!(vacuums(&app, "members"), 1, "the load is vacuumed");
+    assert_eq!(vacuums(&app, "memberships"), 1);
+    // A dry run, then 300 rows into 1,304: neither is due.
+    let dry = app
+        .import(
+            &token,
+            "members",
+            "?dry_run=true",
+            "text/csv",
+            rows(5000, 1300),
+        )
+        .await;
+    dry.expect(200);
+    app.import_csv(&token, "members", &rows(9000, 300))
+        .await
+        .expect(200);
+    assert_eq!(vacuums(&app, "members"), 1, "small writes are autovacuum's");
+}
