@@ -216,7 +216,13 @@ pub fn vacuum_after_bulk_write(
     };
     let due = tables_where(c, tables, |rows| vacuum_due(written, rows))?;
     if !due.is_empty() {
+        let started = std::time::Instant::now();
         c.batch_execute(&format!("VACUUM {}", due.join(", ")))?;
+        tracing::info!(
+            tables = %due.join(", "),
+            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+            "vacuumed after a bulk write"
+        );
     }
     Ok(())
 }
