@@ -211,6 +211,11 @@ pub fn vacuum_after_bulk_write(
     tables: &[&'static str],
     written: u64,
 ) -> Result<(), DieselError> {
+    // Never inside a transaction: `VACUUM` fails there, and on PostgreSQL its failure would
+    // abort the caller's transaction. The tables are left to autovacuum.
+    if in_transaction(conn)? {
+        return Ok(());
+    }
     let DbConn::Postgres(c) = conn else {
         return Ok(());
     };

@@ -1,6 +1,7 @@
 //! `db::savepoint`, on the real engine: the savepoint around one attempt (a bulk import's row)
 //! is closed whether the attempt succeeds or fails. A failed one that stayed open kept every
-//! later row nested inside it (see `db::roll_back`).
+//! later row nested inside it (see `db::roll_back`). And the vacuum after a bulk write, which
+//! must leave a caller's open transaction alone.
 
 use diesel::connection::SimpleConnection;
 use diesel::result::Error as DieselError;
@@ -55,4 +56,24 @@ fn a_failed_savepoint_is_rolled_back_and_closed() {
         0,
         "the transaction rolled back"
     );
+}
+
+#[test]
+fn the_vacuum_after_a_bulk_write_leaves_an_open_transaction_usable() {
+    let (_db, url) = TestDb::create();
+    let pool = db::build_pool(&url, &Default::default()).expect("pool");
+    let mut conn = pool.get().expect("connection");
+    conn.batch_execute("CREATE TABLE attempts (n INTEGER NOT NULL)")
+        .expect("table");
+    let outcome: Result<i64, DieselError> = db::write_transaction(&mut conn, |conn| {
+        conn.batch_execute(
+            "INSERT INTO attempts SELECT n FROM (WITH RECURSIVE s(n) AS \
+             (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 2000) SELECT n FROM s) AS s",
+        )?;
+        // 2,000 rows into a table never analysed: due, were it not inside a transaction.
+        db::vacuum_after_bulk_write(conn, &["attempts"], 2000)?;
+        count(conn)
+    });
+    assert_eq!(outcome.expect("the transaction goes on"), 2000);
+    assert_eq!(count(&mut conn).expect("count"), 2000, "and commits");
 }
