@@ -160,7 +160,13 @@ pub const STALE_SHARE: f64 = 0.1;
 /// Whether a table whose last analysis counted `rows_at_last_analysis` rows (`None`: never
 /// analysed) needs new statistics after `changed` rows were written: autovacuum's rule.
 pub fn statistics_stale(changed: u64, rows_at_last_analysis: Option<f64>) -> bool {
-    changed as f64 >= STALE_ROWS + STALE_SHARE * rows_at_last_analysis.unwrap_or(0.0).max(0.0)
+    past_threshold(changed, rows_at_last_analysis, STALE_ROWS, STALE_SHARE)
+}
+
+/// Autovacuum's rule, for analysis and vacuum alike: `changed` rows reach `rows` (a table's
+/// estimated rows; `None`: never analysed, counted as empty) times `share`, plus `threshold`.
+fn past_threshold(changed: u64, rows: Option<f64>, threshold: f64, share: f64) -> bool {
+    changed as f64 >= threshold + share * rows.unwrap_or(0.0).max(0.0)
 }
 
 /// Refreshes the statistics of those of `tables` that `changed` written rows made stale
@@ -193,7 +199,7 @@ pub const VACUUM_SHARE: f64 = 0.2;
 /// `written` rows were written to it: autovacuum's rule for inserts. A table loaded from empty
 /// is due from 1,250 rows; a clerk's file into a province's tables never is.
 pub fn vacuum_due(written: u64, rows: Option<f64>) -> bool {
-    written as f64 >= VACUUM_ROWS + VACUUM_SHARE * rows.unwrap_or(0.0).max(0.0)
+    past_threshold(written, rows, VACUUM_ROWS, VACUUM_SHARE)
 }
 
 /// Vacuums those of `tables` that `written` rows, just committed, made due ([`vacuum_due`]):
@@ -216,15 +222,19 @@ pub fn vacuum_after_bulk_write(
     if in_transaction(conn)? {
         return Ok(());
     }
+    // No table of any size is due (a clerk's file): spare the catalogue query.
+    if !vacuum_due(written, None) {
+        return Ok(());
+    }
     let DbConn::Postgres(c) = conn else {
         return Ok(());
     };
-    let due = tables_where(c, tables, |rows| vacuum_due(written, rows))?;
+    let due = tables_where(c, tables, |rows| vacuum_due(written, rows))?.join(", ");
     if !due.is_empty() {
         let started = std::time::Instant::now();
-        c.batch_execute(&format!("VACUUM {}", due.join(", ")))?;
+        c.batch_execute(&format!("VACUUM {due}"))?;
         tracing::info!(
-            tables = %due.join(", "),
+            tables = %due,
             elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
             "vacuumed after a bulk write"
         );

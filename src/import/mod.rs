@@ -139,6 +139,13 @@ pub struct Summary {
     pub unchanged: usize,
 }
 
+impl Summary {
+    /// Rows the import wrote (inserted or updated).
+    fn written(&self) -> u64 {
+        (self.inserted + self.updated) as u64
+    }
+}
+
 /// What one row did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -581,6 +588,11 @@ pub fn run<R: Read + Send>(
         refresh_at: FIRST_REFRESH,
         group: None,
     };
+    // The tables whose statistics are refreshed and which are vacuumed after the commit. The
+    // summary tables too: the report reads them, and without statistics PostgreSQL scanned
+    // the nation's 3.7 million summary rows for each province's report (630 ms, against 89 ms
+    // by their primary key).
+    let tables = [kind.tables(), kind.summary_tables()].concat();
     let digest = digest::BodyDigest::default();
     let body = digest.reader(body);
     let mut unreadable: Option<ReadError> = None;
@@ -636,12 +648,7 @@ pub fn run<R: Read + Send>(
                 // One event for the whole file, in its transaction.
                 let event = audit::import_event(caller, mode, &writer, &digest);
                 crate::store::audit::append(conn, &caller.actor(), vec![event])?;
-                // The summary tables too: the report reads them, and without statistics
-                // PostgreSQL scanned the nation's 3.7 million summary rows for each
-                // province's report (630 ms, against 89 ms by their primary key).
-                let tables = [kind.tables(), kind.summary_tables()].concat();
-                let written = writer.summary.inserted + writer.summary.updated;
-                crate::db::refresh_stale_statistics(conn, &tables, written as u64)?;
+                crate::db::refresh_stale_statistics(conn, &tables, writer.summary.written())?;
                 Ok(())
             }
         })
@@ -652,9 +659,7 @@ pub fn run<R: Read + Send>(
     if result.is_ok() {
         // Committed. A failed vacuum leaves the tables as autovacuum would find them: the
         // import stands, and its answer says so.
-        let tables = [kind.tables(), kind.summary_tables()].concat();
-        let written = summary.inserted + summary.updated;
-        if let Err(e) = crate::db::vacuum_after_bulk_write(conn, &tables, written as u64) {
+        if let Err(e) = crate::db::vacuum_after_bulk_write(conn, &tables, summary.written()) {
             tracing::warn!(error = %e, kind = %kind, "the vacuum after an import failed");
         }
     }

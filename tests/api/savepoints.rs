@@ -18,13 +18,19 @@ fn count(conn: &mut DbConn) -> Result<i64, DieselError> {
     .get_result(conn)
 }
 
-#[test]
-fn a_failed_savepoint_is_rolled_back_and_closed() {
-    let (_db, url) = TestDb::create();
+/// A fresh database with an empty table `attempts`, and a connection to it.
+fn with_attempts() -> (TestDb, db::PooledConn) {
+    let (test_db, url) = TestDb::create();
     let pool = db::build_pool(&url, &Default::default()).expect("pool");
     let mut conn = pool.get().expect("connection");
     conn.batch_execute("CREATE TABLE attempts (n INTEGER NOT NULL)")
         .expect("table");
+    (test_db, conn)
+}
+
+#[test]
+fn a_failed_savepoint_is_rolled_back_and_closed() {
+    let (_db, mut conn) = with_attempts();
 
     let outcome: Result<(), DieselError> = db::write_transaction(&mut conn, |conn| {
         for n in 0..3 {
@@ -60,11 +66,7 @@ fn a_failed_savepoint_is_rolled_back_and_closed() {
 
 #[test]
 fn the_vacuum_after_a_bulk_write_leaves_an_open_transaction_usable() {
-    let (_db, url) = TestDb::create();
-    let pool = db::build_pool(&url, &Default::default()).expect("pool");
-    let mut conn = pool.get().expect("connection");
-    conn.batch_execute("CREATE TABLE attempts (n INTEGER NOT NULL)")
-        .expect("table");
+    let (_db, mut conn) = with_attempts();
     let outcome: Result<i64, DieselError> = db::write_transaction(&mut conn, |conn| {
         conn.batch_execute(
             "INSERT INTO attempts SELECT n FROM (WITH RECURSIVE s(n) AS \
