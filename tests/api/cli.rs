@@ -233,6 +233,11 @@ async fn first_start_bootstrap_private_logs_and_graceful_shutdown() {
     for line in logs.lines().filter(|l| l.contains("request done")) {
         assert!(line.contains("request_id"), "{line}");
     }
+    // Written to a pipe, not a terminal: plain text, no colour escape sequences.
+    assert!(
+        !logs.contains('\u{1b}'),
+        "escape sequences in the logs: {logs:?}"
+    );
 }
 
 /// `party-records import` and `export` against a running server: exit 0 with the counts, 1
