@@ -526,13 +526,15 @@ fn import_workloads(
     files: ImportFiles,
     before_members: &mut dyn FnMut() -> Result<(), String>,
 ) -> Result<Vec<Row>, String> {
-    let mut http = Http::connect(address);
     let mut rows = Vec::new();
     for (kind, count, file) in &files.files {
         if *kind == Kind::Members {
             before_members()?;
         }
-        // Signed in afresh for each file: a national file takes longer than a token lives.
+        // A connection and a sign-in for each file, as a script sending one file per command
+        // does: a national file takes longer than a token lives, and the server closes a
+        // connection left idle (the members baseline keeps it idle for minutes nationally).
+        let mut http = Http::connect(address);
         let token = http.sign_in("bench-admin")?;
         let size = std::fs::metadata(file).map_err(|e| e.to_string())?.len();
         let path = format!("/api/v1/imports/{kind}");

@@ -805,17 +805,72 @@ fn action(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
             ),
         ));
     }
-    match (appeal, current.appeal.and_then(|a| a.outcome)) {
+    // The other facts of a recorded decision: a row that states one differently is refused,
+    // not reported unchanged (no API edits a decision). A cell left empty states nothing.
+    let stated = |column: &str| row.text(column).is_some();
+    let differs = [
+        (
+            "announced_on",
+            new.announced_on.is_some() && new.announced_on != current.announced_on,
+        ),
+        (
+            "violation",
+            new.violation.is_some() && new.violation != current.violation,
+        ),
+        (
+            "regulation_article",
+            new.regulation_article.is_some()
+                && new.regulation_article != current.regulation_article,
+        ),
+        (
+            "especially_serious",
+            stated("especially_serious") && new.especially_serious != current.especially_serious,
+        ),
+    ];
+    if let Some((column, _)) = differs.iter().find(|(_, differs)| *differs) {
+        return Err(conflict(
+            column,
+            format!("This decision is recorded with another {column}; a recorded decision is not edited."),
+        ));
+    }
+    let recorded_appeal = current.appeal.filter(|a| a.outcome.is_some());
+    match (appeal, recorded_appeal) {
         (Some(appeal), None) => {
             let changes = &mut ctx.summaries.lock().expect("one writer");
             discipline_store::record_appeal(conn, ctx.vis, id, appeal, &ctx.by, changes)?;
             Ok(Outcome::Updated)
         }
-        (Some(appeal), Some(recorded)) if appeal.outcome != Some(recorded) => Err(conflict(
-            "appeal_outcome",
-            format!("The appeal is recorded as {recorded}."),
-        )),
-        _ => Ok(Outcome::Unchanged),
+        (Some(appeal), Some(recorded)) => {
+            let outcome = recorded.outcome.expect("filtered");
+            if appeal.outcome != Some(outcome) {
+                return Err(conflict(
+                    "appeal_outcome",
+                    format!("The appeal is recorded as {outcome}."),
+                ));
+            }
+            let differs = [
+                (
+                    "reduced_form",
+                    stated("reduced_form") && appeal.reduced_form != recorded.reduced_form,
+                ),
+                (
+                    "appeal_filed_on",
+                    stated("appeal_filed_on") && appeal.filed_on != recorded.filed_on,
+                ),
+                (
+                    "appeal_decided_on",
+                    stated("appeal_decided_on") && appeal.decided_on != recorded.decided_on,
+                ),
+            ];
+            match differs.iter().find(|(_, differs)| *differs) {
+                Some((column, _)) => Err(conflict(
+                    column,
+                    format!("The appeal is recorded with another {column}."),
+                )),
+                None => Ok(Outcome::Unchanged),
+            }
+        }
+        (None, _) => Ok(Outcome::Unchanged),
     }
 }
 
@@ -832,13 +887,18 @@ fn award(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
         ]))?
         .prepare(ctx.caller)?;
     let member = member_reference(conn, ctx, &new.profile_number)?;
-    let recorded: Option<(NaiveDate, bool, bool)> = awards::table
+    let recorded: Option<(NaiveDate, bool, bool, Option<String>)> = awards::table
         .filter(awards::member_id.eq(member.id))
         .filter(awards::tier.eq(new.tier))
-        .select((awards::awarded_on, awards::posthumous, awards::early))
+        .select((
+            awards::awarded_on,
+            awards::posthumous,
+            awards::early,
+            awards::decision_number,
+        ))
         .first(conn)
         .optional()?;
-    let Some((awarded_on, posthumous, early)) = recorded else {
+    let Some((awarded_on, posthumous, early, decision_number)) = recorded else {
         let changes = &mut ctx.summaries.lock().expect("one writer");
         insignia_store::record_for(conn, &member, new, changes)?;
         return Ok(Outcome::Inserted);
@@ -849,6 +909,16 @@ fn award(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
             "awarded_on",
             format!(
                 "The {}-year insignia is recorded as awarded on {awarded_on}.",
+                new.tier
+            ),
+        ));
+    }
+    // No API edits an award: a row naming another decision is refused, not reported unchanged.
+    if new.decision_number.is_some() && new.decision_number != decision_number {
+        return Err(conflict(
+            "decision_number",
+            format!(
+                "The {}-year insignia is recorded under another decision number.",
                 new.tier
             ),
         ));
@@ -866,9 +936,12 @@ fn target(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
             Ok(Outcome::Inserted)
         }
         Err(e) => Err(e),
-        Ok(current) if current.target == target => Ok(Outcome::Unchanged),
         Ok(current) => {
+            // mode=insert refuses the key whether or not the row would change it.
             may_update(ctx, "year")?;
+            if current.target == target {
+                return Ok(Outcome::Unchanged);
+            }
             target_store::update(conn, ctx.vis, &code, year, current.version, target)?;
             Ok(Outcome::Updated)
         }

@@ -274,19 +274,33 @@ struct Parser<'a> {
 }
 
 impl Parser<'_> {
+    /// What the reading thread hands over for one event of the body, if anything.
+    fn take(&mut self, event: records::Event) -> Option<Item> {
+        match event {
+            records::Event::Header(columns) => self.header(&columns),
+            records::Event::Record(record) => Some(self.parse(record)),
+        }
+    }
+
+    /// A CSV header is checked once, as soon as it is read (a header without rows is checked
+    /// too), and its problems reported on row 0.
+    fn header(&mut self, columns: &[String]) -> Option<Item> {
+        let problems = columns::check_columns(self.kind, columns);
+        if problems.is_empty() {
+            return None;
+        }
+        self.header_broken = true;
+        Some(Item::Failed(0, problems))
+    }
+
     fn parse(&mut self, record: records::Record) -> Item {
-        // A CSV header is checked once, and its problems reported on row 0 (the header);
-        // each JSON object names its own fields.
         if self.header_broken {
             return Item::Skipped;
         }
-        if self.format != Format::Csv || record.row == 1 {
+        // Each JSON object names its own fields.
+        if self.format != Format::Csv {
             let problems = columns::check_columns(self.kind, &record.keys);
             if !problems.is_empty() {
-                if self.format == Format::Csv {
-                    self.header_broken = true;
-                    return Item::Failed(0, problems);
-                }
                 return Item::Failed(record.row, problems);
             }
         }
@@ -608,7 +622,10 @@ pub fn run<R: Read + Send>(
                 header_broken: false,
             };
             // A closed channel means the writer stopped (a fatal error): stop reading too.
-            let read = records::read(format, body, |record| tx.send(parser.parse(record)).is_ok());
+            let read = records::read_events(format, body, |event| match parser.take(event) {
+                Some(item) => tx.send(item).is_ok(),
+                None => true,
+            });
             (read, parser.keys)
         });
         crate::db::write_transaction::<_, Stop, _>(conn, |conn| {

@@ -85,10 +85,13 @@ impl Writer {
         self.rows += 1;
     }
 
-    /// What comes after the last row.
+    /// What comes after the last row. NDJSON without rows is one blank line: an empty body is
+    /// refused by the import in every format, and an export must import back.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
-        if self.format == Format::Json {
-            out.extend_from_slice(b"\n]\n");
+        match self.format {
+            Format::Json => out.extend_from_slice(b"\n]\n"),
+            Format::Ndjson if self.rows == 0 => out.push(b'\n'),
+            Format::Csv | Format::Ndjson => {}
         }
     }
 }
@@ -139,6 +142,23 @@ mod tests {
             assert_eq!(back.len(), 2, "{format:?}");
             assert_eq!(back[1].values["organization_code"], "HG, \"A\"");
             assert_eq!(back[1].values["target"], "12");
+        }
+    }
+
+    #[test]
+    fn an_export_without_rows_reads_back_as_no_records() {
+        for format in [Format::Csv, Format::Json, Format::Ndjson] {
+            let mut w = Writer::new(Kind::AdmissionTargets, format);
+            let mut out = Vec::new();
+            w.start(&mut out);
+            w.finish(&mut out);
+            let read = read(format, out.as_slice(), |_| true);
+            assert_eq!(
+                read,
+                Ok(0),
+                "{format:?}: {:?}",
+                String::from_utf8_lossy(&out)
+            );
         }
     }
 }

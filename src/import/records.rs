@@ -74,48 +74,79 @@ fn without_bom<R: Read>(reader: R) -> Result<BufReader<R>, ReadError> {
     Ok(reader)
 }
 
+/// What a body yields, in order: for CSV its header row first, then every record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The CSV header's column names (normalised), before any record: a header can be checked
+    /// even when no row follows it.
+    Header(Vec<String>),
+    Record(Record),
+}
+
 /// Reads every record and hands it to `each`, which answers whether to go on; returns how
-/// many records were read. An empty CSV or JSON body is an error; a header without rows, `[]`,
-/// or NDJSON without lines is a file with no records, as an export of an empty table is.
+/// many records were read (see [`read_events`]).
 pub fn read<R: Read>(
     format: Format,
     reader: R,
     mut each: impl FnMut(Record) -> bool,
+) -> Result<usize, ReadError> {
+    read_events(format, reader, |event| match event {
+        Event::Header(_) => true,
+        Event::Record(record) => each(record),
+    })
+}
+
+/// Reads the body and hands each [`Event`] to `each`, which answers whether to go on; returns
+/// how many records were read. An empty body (nothing but perhaps a byte order mark) is an
+/// error in every format; a CSV header without rows, `[]`, or NDJSON of blank lines is a file
+/// with no records, as an export of an empty table is in CSV and JSON.
+pub fn read_events<R: Read>(
+    format: Format,
+    reader: R,
+    mut each: impl FnMut(Event) -> bool,
 ) -> Result<usize, ReadError> {
     let mut reader = without_bom(reader)?;
     let empty = reader
         .fill_buf()
         .map_err(|e| error(None, format!("The body could not be read: {e}")))?
         .is_empty();
-    if empty && format != Format::Ndjson {
+    if empty {
         return Err(error(None, "The body is empty."));
     }
     match format {
-        Format::Csv => read_csv(reader, &mut each),
-        Format::Ndjson => read_ndjson(reader, &mut each),
-        Format::Json => read_json(reader, &mut each),
+        Format::Csv => read_csv(QuoteCheck::new(reader), &mut each),
+        Format::Ndjson => read_ndjson(reader, &mut |r| each(Event::Record(r))),
+        Format::Json => read_json(reader, &mut |r| each(Event::Record(r))),
     }
 }
 
-fn read_csv<R: Read>(reader: R, each: &mut impl FnMut(Record) -> bool) -> Result<usize, ReadError> {
+fn read_csv<R: Read>(reader: R, each: &mut impl FnMut(Event) -> bool) -> Result<usize, ReadError> {
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
         .from_reader(reader);
     let headers: Vec<String> = csv
         .headers()
-        .map_err(|e| error(None, format!("The header row could not be read: {e}")))?
+        .map_err(|e| {
+            quote_error(&e)
+                .unwrap_or_else(|| error(None, format!("The header row could not be read: {e}")))
+        })?
         .iter()
         .map(normalize)
         .collect();
     if headers.iter().all(|h| h.is_empty()) {
         return Err(error(None, "The body has no header row."));
     }
+    if !each(Event::Header(headers.clone())) {
+        return Ok(0);
+    }
     let mut count = 0;
     for (i, line) in csv.records().enumerate() {
         let row = i + 1;
-        let line =
-            line.map_err(|e| error(Some(row), format!("Row {row} could not be read: {e}")))?;
+        let line = line.map_err(|e| {
+            quote_error(&e)
+                .unwrap_or_else(|| error(Some(row), format!("Row {row} could not be read: {e}")))
+        })?;
         let values = headers
             .iter()
             .zip(line.iter())
@@ -123,16 +154,149 @@ fn read_csv<R: Read>(reader: R, each: &mut impl FnMut(Record) -> bool) -> Result
             .map(|(k, v)| (k.clone(), normalize(v)))
             .collect();
         count += 1;
-        if !each(Record {
+        if !each(Event::Record(Record {
             row,
             keys: headers.clone(),
             values,
             non_text: Vec::new(),
-        }) {
+        })) {
             break;
         }
     }
     Ok(count)
+}
+
+/// The [`QuoteCheck`] error inside a CSV reader's error, if that is what stopped it.
+fn quote_error(e: &csv::Error) -> Option<ReadError> {
+    match e.kind() {
+        csv::ErrorKind::Io(io) => io
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<BrokenQuote>())
+            .map(|broken| broken.0.clone()),
+        _ => None,
+    }
+}
+
+/// A quoting error found by [`QuoteCheck`], carried through the CSV reader as an I/O error.
+#[derive(Debug)]
+struct BrokenQuote(ReadError);
+
+impl std::fmt::Display for BrokenQuote {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(&self.0.message)
+    }
+}
+
+impl std::error::Error for BrokenQuote {}
+
+/// Where the bytes read so far leave a CSV field, for [`QuoteCheck`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Start,
+    Unquoted,
+    Quoted,
+    /// A quote inside a quoted field: it closes the field, or a second one escapes it.
+    QuoteInQuoted,
+}
+
+/// RFC 4180 quoting, checked on the bytes on their way to the CSV reader. The `csv` crate is
+/// lenient: a quote never closed swallows the rest of the file into one cell (the rows after
+/// it vanish without an error), and a stray quote or text after a closing quote is taken as
+/// it stands. Here each is an error naming its data row, so a broken file is refused instead
+/// of being imported wrong.
+struct QuoteCheck<R> {
+    inner: R,
+    field: Field,
+    /// Records ended so far, the header included: the current record's data row.
+    records: usize,
+    /// Whether the current record has any byte yet (blank lines are not records).
+    in_record: bool,
+    /// The data row whose quote is open.
+    opened_at: usize,
+    failed: Option<ReadError>,
+}
+
+impl<R> QuoteCheck<R> {
+    fn new(inner: R) -> Self {
+        QuoteCheck {
+            inner,
+            field: Field::Start,
+            records: 0,
+            in_record: false,
+            opened_at: 0,
+            failed: None,
+        }
+    }
+
+    fn at(&self, row: usize, what: &str) -> ReadError {
+        match row {
+            0 => error(None, format!("The header row {what}.")),
+            row => error(Some(row), format!("Row {row} {what}.")),
+        }
+    }
+
+    fn check(&mut self, bytes: &[u8]) -> Result<(), ReadError> {
+        for &b in bytes {
+            let ends_record = matches!(b, b'\n' | b'\r');
+            self.field =
+                match (self.field, b) {
+                    (Field::Quoted, b'"') => Field::QuoteInQuoted,
+                    (Field::Quoted, _) => Field::Quoted,
+                    (Field::QuoteInQuoted, b'"') => Field::Quoted,
+                    (Field::Start, b'"') => {
+                        self.opened_at = self.records;
+                        Field::Quoted
+                    }
+                    (_, b',') => Field::Start,
+                    (_, b'\n' | b'\r') => {
+                        if self.in_record {
+                            self.records += 1;
+                            self.in_record = false;
+                        }
+                        Field::Start
+                    }
+                    (Field::Unquoted, b'"') => {
+                        return Err(self.at(
+                            self.records,
+                            "has a quote inside a field that does not begin with one: quote the \
+                         whole field and double the quote (\"\")",
+                        ))
+                    }
+                    (Field::QuoteInQuoted, _) => return Err(self.at(
+                        self.records,
+                        "has text after a closing quote: quote the whole field and double each \
+                         quote inside it (\"\")",
+                    )),
+                    (Field::Start | Field::Unquoted, _) => Field::Unquoted,
+                };
+            if !ends_record || self.field == Field::Quoted {
+                self.in_record = true;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for QuoteCheck<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if let Some(failed) = &self.failed {
+            return Err(broken(failed.clone()));
+        }
+        let n = self.inner.read(buf)?;
+        let checked = if n == 0 && self.field == Field::Quoted {
+            Err(self.at(self.opened_at, "opens a quote that is never closed"))
+        } else {
+            self.check(&buf[..n])
+        };
+        checked.map(|_| n).map_err(|e| {
+            self.failed = Some(e.clone());
+            broken(e)
+        })
+    }
+}
+
+fn broken(e: ReadError) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, BrokenQuote(e))
 }
 
 fn record_from(row: usize, object: Map<String, Value>) -> Result<Record, ReadError> {
@@ -295,12 +459,67 @@ mod tests {
 
     #[test]
     fn broken_csv_and_invalid_utf8_name_the_row() {
-        let broken = all(Format::Csv, b"code,name\nHG,ok\nVT,\"unclosed\nNB,x\n");
-        assert!(broken.is_err() || broken.unwrap().len() < 3);
+        let broken = all(Format::Csv, b"code,name\nHG,ok\nVT,\"unclosed\nNB,x\n").unwrap_err();
+        assert_eq!(broken.row, Some(2), "{broken:?}");
         let ragged = all(Format::Csv, b"code,name\nHG,ok\nVT,too,many\n").unwrap_err();
         assert_eq!(ragged.row, Some(2));
         let invalid = all(Format::Csv, b"code,name\nHG,\xff\xfe\n").unwrap_err();
         assert_eq!(invalid.row, Some(1));
+    }
+
+    /// The rows an unclosed quote would swallow, and the other RFC 4180 breaks the `csv`
+    /// crate lets through, are errors naming the data row where the break is.
+    #[test]
+    fn broken_quotes_are_errors_naming_their_row() {
+        let row_of = |body: &[u8]| all(Format::Csv, body).unwrap_err().row;
+        // An unclosed quote in the last column, then a row it would swallow.
+        let swallowing = b"profile_number,year,level,reason\nm1,2024,good,\"ok\nm2,2024,good,x\n";
+        assert_eq!(row_of(swallowing), Some(1));
+        // In the last cell of the file, with or without a final line break.
+        assert_eq!(
+            row_of(b"code,on\nA1,2015-01-01\nA2,\"2015-01-01\n"),
+            Some(2)
+        );
+        assert_eq!(row_of(b"code,on\nA1,\"2015-01-01"), Some(1));
+        // A quote inside an unquoted field, and text after a closing quote.
+        assert_eq!(row_of(b"code,name\nA,ok\nB,12\" pipe\n"), Some(2));
+        assert_eq!(row_of(b"code,name\nA,\"ok\"x\n"), Some(1));
+        // In the header: no row.
+        let header = all(Format::Csv, b"code,\"name\nA,b\n").unwrap_err();
+        assert_eq!(header.row, None, "{header:?}");
+        // Blank lines are not rows, and CRLF ends a row once.
+        assert_eq!(row_of(b"code,name\r\n\r\nA,ok\r\n\nB,\"x\n"), Some(2));
+        // Far into a body larger than any buffer: still its own row.
+        let mut long = b"code,name\n".to_vec();
+        for i in 0..20_000 {
+            long.extend_from_slice(format!("C{i},name {i}\n").as_bytes());
+        }
+        long.extend_from_slice(b"D,\"open\nE,x\n");
+        assert_eq!(row_of(&long), Some(20_001));
+    }
+
+    #[test]
+    fn what_rfc_4180_allows_passes_the_quote_check() {
+        let body = b"code,name,note\r\nA,\"a, \"\"b\"\"\",\"two\r\nlines\"\r\nB,,\"\"\r\n";
+        let records = all(Format::Csv, body).unwrap();
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[0].values["name"], "a, \"b\"");
+        assert!(records[0].values["note"].contains("lines"));
+        assert!(
+            !records[1].values.contains_key("note"),
+            "an empty quoted cell"
+        );
+    }
+
+    #[test]
+    fn a_csv_header_comes_before_the_records_even_alone() {
+        let mut events = Vec::new();
+        read_events(Format::Csv, b"code,name\n".as_slice(), |e| {
+            events.push(e);
+            true
+        })
+        .unwrap();
+        assert_eq!(events, [Event::Header(vec!["code".into(), "name".into()])]);
     }
 
     #[test]
@@ -329,7 +548,12 @@ mod tests {
             "The body is empty."
         );
         assert!(all(Format::Json, b"\xEF\xBB\xBF").is_err());
-        assert_eq!(all(Format::Ndjson, b"").unwrap(), vec![]);
+        assert_eq!(
+            all(Format::Ndjson, b"").unwrap_err().message,
+            "The body is empty."
+        );
+        assert!(all(Format::Ndjson, b"\xEF\xBB\xBF").is_err());
+        assert_eq!(all(Format::Ndjson, b"\n\n").unwrap(), vec![]);
         let nested = all(Format::Ndjson, b"{\"code\": \"HG\"}\n{\"code\": [1]}\n").unwrap_err();
         assert_eq!(nested.row, Some(2));
         let bad_line = all(Format::Ndjson, b"{\"code\": \"HG\"}\nnot json\n").unwrap_err();

@@ -379,6 +379,10 @@ pub fn record(
                     by,
                 )?;
             }
+            // The decision behind a dissolution the tree already records on its day (an
+            // organisations file, or an export, said dissolved_on): it agrees with history,
+            // so the organisation is not dissolved a second time.
+            (Form::Dissolution, _, Some(o)) if o.dissolved_on == Some(new.decided_on) => {}
             (Form::Dissolution, _, Some(o)) => {
                 org_store::dissolve(conn, Visibility::All, &o.code, new.decided_on)?;
             }

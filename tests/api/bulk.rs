@@ -304,7 +304,23 @@ async fn bad_input_is_refused_with_row_errors_and_nothing_is_written() {
             "broken quote",
             format!("{header}{good}HG-101,\"Võ Thị Gấm,female,1990-01-01,A1,2015-01-01\n"),
             "import.unreadable",
-            None,
+            Some(2),
+        ),
+        (
+            // Read leniently, the open quote of the last cell swallows the next row whole.
+            "a quote never closed",
+            "profile_number,full_name,gender,born_on,organization_code,admitted_on,religion\n\
+             HG-100,Võ Văn Em,male,1990-01-01,A1,2015-01-01,\"Phật giáo\n\
+             HG-101,Võ Thị Gấm,female,1990-01-01,A1,2015-01-01,Không\n"
+                .into(),
+            "import.unreadable",
+            Some(1),
+        ),
+        (
+            "a stray quote",
+            format!("{header}HG-100,Võ Văn \"Em\",male,1990-01-01,A1,2015-01-01\n"),
+            "import.unreadable",
+            Some(1),
         ),
     ];
     for (what, body, code, row) in cases {
@@ -356,13 +372,21 @@ async fn bad_input_is_refused_with_row_errors_and_nothing_is_written() {
         )
         .await;
     invalid.expect_problem(422, Some("import.unreadable"));
-    app.import(&admin, "members", "", "text/csv", "")
-        .await
-        .expect_problem(422, Some("import.unreadable"));
-    // A header without rows is a file with no records (an export of an empty table).
+    for content_type in ["text/csv", "application/json", "application/x-ndjson"] {
+        app.import(&admin, "members", "", content_type, "")
+            .await
+            .expect_problem(422, Some("import.unreadable"));
+    }
+    // A header without rows is a file with no records (an export of an empty table), but its
+    // columns are checked all the same.
     let nothing = app.import(&admin, "members", "", "text/csv", header).await;
     nothing.expect(200);
     assert_eq!(nothing.body["rows"], 0);
+    let wrong = app
+        .import(&admin, "members", "", "text/csv", "shoe_size,foo\n")
+        .await;
+    wrong.expect_problem(422, Some("import.unknown_column"));
+    assert_eq!(wrong.body["errors"][0]["row"], 0, "{}", wrong.text);
     app.import(&admin, "members", "", "text/plain", "x")
         .await
         .expect_problem(415, None);
@@ -655,6 +679,117 @@ async fn imported_records_have_the_effects_of_records_entered_one_by_one() {
         )
         .await;
     conflict.expect_problem(422, Some("import.conflicts_with_record"));
+}
+
+/// A file imported again with other values: what no API edits (a decision's facts, an award's
+/// decision) is refused, not reported unchanged; `mode=insert` refuses every key that exists,
+/// even in a row that would change nothing; a member row and a dissolution decision that agree
+/// with history already recorded are not errors, one that disagrees is.
+#[tokio::test]
+async fn a_second_import_refuses_what_it_cannot_change() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    loaded(&app, &admin).await;
+    let head = "subject_type,subject,form,decision_number,authority_code,decided_on,announced_on,violation";
+    let expulsion =
+        format!("{head}\nmember,HG-002,expulsion,7-QĐ/UBKT,VT,2024-03-01,2024-03-05,\n");
+    app.import_csv(&admin, "disciplinary-actions", &expulsion)
+        .await
+        .expect(200);
+    for (column, row) in [
+        (
+            "violation",
+            "member,HG-002,expulsion,7-QĐ/UBKT,VT,2024-03-01,2024-03-05,Vi phạm khác",
+        ),
+        (
+            "announced_on",
+            "member,HG-002,expulsion,7-QĐ/UBKT,VT,2024-03-01,2024-03-06,",
+        ),
+    ] {
+        let changed = app
+            .import_csv(&admin, "disciplinary-actions", &format!("{head}\n{row}\n"))
+            .await;
+        changed.expect_problem(422, Some("import.conflicts_with_record"));
+        assert_eq!(
+            changed.body["errors"][0]["field"], column,
+            "{}",
+            changed.text
+        );
+    }
+    let same = app
+        .import_csv(&admin, "disciplinary-actions", &expulsion)
+        .await;
+    same.expect(200);
+    assert_eq!(same.body["unchanged"], 1);
+    // The register row written after the decision agrees with it.
+    let register = "profile_number,full_name,gender,born_on,organization_code,admitted_on,left_on,leave_reason\nHG-002,Trần Thị Bình,female,1985-07-01,A1,2010-02-03,2024-03-01,khai trừ\n";
+    app.import_csv(&admin, "members", register)
+        .await
+        .expect(200);
+    let binh = app.get("/api/v1/members/HG-002", &admin).await;
+    assert_eq!(
+        (&binh.body["leave_reason"], &binh.body["left_on"]),
+        (&json!("expelled"), &json!("2024-03-01"))
+    );
+
+    let awards = "profile_number,tier,awarded_on,decision_number\n";
+    let award = format!("{awards}HG-003,30,2010-09-02,12-QĐ/TU\n");
+    app.import_csv(&admin, "insignia-awards", &award)
+        .await
+        .expect(200);
+    let other = app
+        .import_csv(
+            &admin,
+            "insignia-awards",
+            &format!("{awards}HG-003,30,2010-09-02,13-QĐ/TU\n"),
+        )
+        .await;
+    other.expect_problem(422, Some("import.conflicts_with_record"));
+    assert_eq!(other.body["errors"][0]["field"], "decision_number");
+
+    // mode=insert: an existing key is refused even when its row changes nothing.
+    let targets = "organization_code,year,target\nHG,2024,100\n";
+    app.import_csv(&admin, "admission-targets", targets)
+        .await
+        .expect(200);
+    for (kind, body) in [
+        ("admission-targets", targets.to_string()),
+        ("insignia-awards", award.clone()),
+        ("disciplinary-actions", expulsion.clone()),
+        ("organizations", ORGS.to_string()),
+    ] {
+        let insert = app
+            .import(&admin, kind, "?mode=insert", "text/csv", body)
+            .await;
+        insert.expect_problem(422, Some("import.exists"));
+    }
+
+    // Dissolutions: the organisations file records one, the decision behind it agrees; a
+    // decision on another day does not.
+    let orgs = "code,name,kind,parent_code,established_on,dissolved_on\n\
+                C1,Chi bộ Khu vực 2,grassroots_branch,NB,2004-01-01,2024-06-01\n\
+                C2,Chi bộ Khu vực 3,grassroots_branch,NB,2004-01-01,2024-06-01\n";
+    app.import_csv(&admin, "organizations", orgs)
+        .await
+        .expect(200);
+    let dissolutions = "subject_type,subject,form,decision_number,authority_code,decided_on\n";
+    app.import_csv(
+        &admin,
+        "disciplinary-actions",
+        &format!("{dissolutions}organization,C1,giải tán,9-QĐ/UBKT,NB,2024-06-01\n"),
+    )
+    .await
+    .expect(200);
+    let c1 = app.get("/api/v1/organizations/C1", &admin).await;
+    assert_eq!(c1.body["dissolved_on"], "2024-06-01");
+    let later = app
+        .import_csv(
+            &admin,
+            "disciplinary-actions",
+            &format!("{dissolutions}organization,C2,dissolution,10-QĐ/UBKT,NB,2024-07-01\n"),
+        )
+        .await;
+    assert_eq!(later.status.as_u16(), 422, "{}", later.text);
 }
 
 /// Rows of a row-by-row kind run in groups under one savepoint until one fails
