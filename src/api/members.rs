@@ -382,8 +382,21 @@ pub async fn transfer(
 #[serde(deny_unknown_fields)]
 pub struct ExemptionRequest {
     starts_on: NaiveDate,
+    /// A past exemption, recorded with its end (an open one is ended by `/exemptions/end`).
+    ends_on: Option<NaiveDate>,
     #[validate(length(max = 500))]
     reason: Option<String>,
+}
+
+/// An exemption's first day and, for a past one, its end.
+pub(crate) type ExemptionPeriod = (NaiveDate, Option<NaiveDate>);
+
+impl ExemptionRequest {
+    /// The period and the reason, validated and cleaned as every exemption is.
+    pub(crate) fn prepare(self) -> Result<(ExemptionPeriod, Option<String>)> {
+        self.validate()?;
+        Ok(((self.starts_on, self.ends_on), clean(self.reason)))
+    }
 }
 
 pub async fn exempt(
@@ -392,16 +405,14 @@ pub async fn exempt(
     path: web::Path<String>,
     body: web::Json<ExemptionRequest>,
 ) -> Result<HttpResponse> {
-    let b = body.into_inner();
-    b.validate()?;
-    let reason = clean(b.reason);
+    let (period, reason) = body.into_inner().prepare()?;
     write(
         state,
         caller,
         path,
         "exempt",
         move |conn, vis, profile_number, by| {
-            store::exempt(conn, vis, profile_number, b.starts_on, reason, by)
+            store::record_exemption(conn, vis, profile_number, period, reason, by)
         },
     )
     .await
@@ -468,29 +479,32 @@ pub struct GapRequest {
     note: Option<String>,
 }
 
+impl GapRequest {
+    /// The gap, validated and cleaned as every gap entered by hand is.
+    pub(crate) fn prepare(self) -> Result<store::Gap> {
+        self.validate()?;
+        Ok(store::Gap {
+            reason: self.reason,
+            starts_on: self.starts_on,
+            ends_on: Some(self.ends_on),
+            note: clean(self.note),
+        })
+    }
+}
+
 pub async fn add_gap(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
     body: web::Json<GapRequest>,
 ) -> Result<HttpResponse> {
-    let b = body.into_inner();
-    b.validate()?;
-    let note = clean(b.note);
+    let gap = body.into_inner().prepare()?;
     write(
         state,
         caller,
         path,
         "add_party_age_gap",
-        move |conn, vis, profile_number, by| {
-            let gap = store::Gap {
-                reason: b.reason,
-                starts_on: b.starts_on,
-                ends_on: Some(b.ends_on),
-                note,
-            };
-            store::add_gap(conn, vis, profile_number, gap, by)
-        },
+        move |conn, vis, profile_number, by| store::add_gap(conn, vis, profile_number, gap, by),
     )
     .await
 }

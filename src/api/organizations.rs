@@ -51,6 +51,13 @@ pub struct MoveRequest {
     on: NaiveDate,
 }
 
+impl MoveRequest {
+    /// The new parent's code (normalised) and the day.
+    pub(crate) fn prepare(self) -> (String, NaiveDate) {
+        (text::normalize(&self.parent_code), self.on)
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
@@ -212,8 +219,7 @@ pub async fn move_to(
     body: web::Json<MoveRequest>,
 ) -> Result<HttpResponse> {
     let code = text::normalize(&path.into_inner());
-    let MoveRequest { parent_code, on } = body.into_inner();
-    let parent_code = text::normalize(&parent_code);
+    let (parent_code, on) = body.into_inner().prepare();
     let vis = caller.visibility();
     let org = state
         .write(caller.actor(), move |conn| {

@@ -13,8 +13,10 @@ use super::columns::{same, Row};
 use super::{Kind, Mode, Outcome};
 use crate::api::discipline::{ActionCreate, AppealRequest};
 use crate::api::insignia::AwardCreate;
-use crate::api::members::{MemberCreate, PositionRequest, TransferRequest};
-use crate::api::organizations::OrganizationCreate;
+use crate::api::members::{
+    ExemptionRequest, GapRequest, MemberCreate, PositionRequest, TransferRequest,
+};
+use crate::api::organizations::{MoveRequest, OrganizationCreate};
 use crate::api::ratings::{MemberRatingCreate, OrgRatingCreate};
 use crate::api::targets::TargetCreate;
 use crate::auth::{Caller, Visibility};
@@ -47,6 +49,9 @@ pub fn row(conn: &mut DbConn, ctx: &Context, kind: Kind, row: &Row) -> Result<Ou
         Kind::Organizations | Kind::Members | Kind::MemberRatings | Kind::OrganizationRatings => {
             unreachable!("{kind} rows are written in batches")
         }
+        Kind::OrganizationMoves => organization_move(conn, ctx, row),
+        Kind::Exemptions => exemption(conn, ctx, row),
+        Kind::PartyAgeGaps => party_age_gap(conn, ctx, row),
         Kind::Positions => position(conn, ctx, row),
         Kind::Transfers => transfer(conn, ctx, row),
         Kind::DisciplinaryActions => action(conn, ctx, row),
@@ -223,7 +228,15 @@ fn update_organization(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Ou
             ),
         ));
     }
-    if new.parent_code.is_some() && new.parent_code != current.parent_code {
+    // The row's parent is one the organisation has been recorded under: the first, as exports
+    // write it (its moves are `organization-moves` rows), or a later one.
+    let id = org_store::find_visible(conn, ctx.vis, &current.code)?.id;
+    let parents = recorded_parents(conn, id)?;
+    if new
+        .parent_code
+        .as_ref()
+        .is_some_and(|p| !parents.iter().any(|(recorded, _)| recorded == p))
+    {
         return Err(conflict(
             "parent_code",
             format!(
@@ -485,6 +498,142 @@ fn position(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
             format!("The position is recorded as ended on {recorded}."),
         )),
         _ => Ok(Outcome::Unchanged),
+    }
+}
+
+/// The parents an organisation has been recorded under, from its establishment on: `(parent
+/// code, from)`, in date order.
+fn recorded_parents(conn: &mut DbConn, org_id: i64) -> Result<Vec<(String, NaiveDate)>> {
+    use crate::db::schema::organization_tree as tree;
+    Ok(tree::table
+        .inner_join(orgs::table.on(orgs::id.eq(tree::ancestor_id)))
+        .filter(tree::descendant_id.eq(org_id))
+        .filter(tree::depth.eq(1))
+        .order(tree::valid_from)
+        .select((orgs::code, tree::valid_from))
+        .load(conn)?)
+}
+
+/// A move of an organisation under another parent, as `POST /organizations/{code}/move`
+/// records it; a move recorded on that day under the same parent is unchanged.
+fn organization_move(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
+    let code = required(row, "code");
+    let request = row.request::<MoveRequest>(&same(&["parent_code", "on"]))?;
+    let (parent_code, on) = request.prepare();
+    let org = org_store::find_visible(conn, ctx.vis, code).map_err(|e| match e {
+        Error::NotFound(_) => Error::invalid(
+            "code",
+            "organization.not_found",
+            format!("There is no organisation with code {code}."),
+        ),
+        other => other,
+    })?;
+    let recorded = recorded_parents(conn, org.id)?
+        .into_iter()
+        .find(|(_, from)| *from == on);
+    let Some((recorded, _)) = recorded else {
+        org_store::move_to(conn, ctx.vis, &org.code, &parent_code, on)?;
+        return Ok(Outcome::Inserted);
+    };
+    may_update(ctx, "on")?;
+    if recorded != parent_code {
+        return Err(conflict(
+            "parent_code",
+            format!("{} is recorded under {recorded} from {on}.", org.code),
+        ));
+    }
+    Ok(Outcome::Unchanged)
+}
+
+fn exemption(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
+    let pn = required(row, "profile_number");
+    let (period, reason) = row
+        .request::<ExemptionRequest>(&[
+            ("from", "starts_on"),
+            ("to", "ends_on"),
+            ("reason", "reason"),
+        ])?
+        .prepare()?;
+    let member = member_reference(conn, ctx, pn)?;
+    let recorded: Option<(Option<NaiveDate>, Option<String>)> = exemptions::table
+        .filter(exemptions::member_id.eq(member.id))
+        .filter(exemptions::starts_on.eq(period.0))
+        .select((exemptions::ends_on, exemptions::reason))
+        .first(conn)
+        .optional()?;
+    let Some((ends_on, recorded_reason)) = recorded else {
+        member_store::record_exemption(conn, ctx.vis, pn, period, reason, &ctx.by)?;
+        return Ok(Outcome::Inserted);
+    };
+    may_update(ctx, "from")?;
+    // A members file's `exempt_since` records the period without a reason: the exemptions
+    // row that follows gives it. A reason recorded already is not edited.
+    let mut changed = false;
+    match (&reason, &recorded_reason) {
+        (Some(reason), None) => {
+            member_store::give_exemption_reason(conn, &member, period.0, reason)?;
+            changed = true;
+        }
+        (Some(reason), Some(recorded)) if reason != recorded => {
+            return Err(conflict(
+                "reason",
+                "The exemption is recorded with another reason.",
+            ))
+        }
+        _ => {}
+    }
+    match (period.1, ends_on) {
+        (Some(to), None) => {
+            member_store::end_exemption(conn, ctx.vis, pn, to, &ctx.by)?;
+            Ok(Outcome::Updated)
+        }
+        (Some(to), Some(recorded)) if to != recorded => Err(conflict(
+            "to",
+            format!("The exemption is recorded as ended on {recorded}."),
+        )),
+        _ => Ok(updated_if(changed)),
+    }
+}
+
+/// A party-age gap as `POST /members/{profile_number}/party-age-gaps` records it; no API edits
+/// one, so a row that states a recorded gap differently is refused.
+fn party_age_gap(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
+    use crate::db::schema::party_age_gaps as gaps;
+    let pn = required(row, "profile_number");
+    let gap = row
+        .request::<GapRequest>(&[
+            ("reason", "reason"),
+            ("from", "starts_on"),
+            ("to", "ends_on"),
+            ("note", "note"),
+        ])?
+        .prepare()?;
+    let member = member_reference(conn, ctx, pn)?;
+    let recorded: Option<(String, Option<NaiveDate>, Option<String>)> = gaps::table
+        .filter(gaps::member_id.eq(member.id))
+        .filter(gaps::starts_on.eq(gap.starts_on))
+        .select((gaps::reason, gaps::ends_on, gaps::note))
+        .first(conn)
+        .optional()?;
+    let Some((reason, ends_on, note)) = recorded else {
+        member_store::add_gap(conn, ctx.vis, pn, gap, &ctx.by)?;
+        return Ok(Outcome::Inserted);
+    };
+    may_update(ctx, "from")?;
+    let differs = [
+        ("reason", reason != gap.reason.as_str()),
+        ("to", ends_on != gap.ends_on),
+        ("note", gap.note.is_some() && note != gap.note),
+    ];
+    match differs.iter().find(|(_, differs)| *differs) {
+        Some((column, _)) => Err(conflict(
+            column,
+            format!(
+                "The gap from {} is recorded with another {column}.",
+                gap.starts_on
+            ),
+        )),
+        None => Ok(Outcome::Unchanged),
     }
 }
 
@@ -961,9 +1110,10 @@ pub fn out_of_scope(
     }
     let subject_is_member = row.text("subject_type") == Some(SubjectType::Member.as_str());
     let (org_columns, member_columns): (&[&'static str], &[&'static str]) = match kind {
-        Kind::Organizations => (&["code", "parent_code"], &[]),
+        Kind::Organizations | Kind::OrganizationMoves => (&["code", "parent_code"], &[]),
         Kind::Members => (&["organization_code"], &["profile_number"]),
         Kind::Positions | Kind::Transfers => (&["organization_code"], &["profile_number"]),
+        Kind::Exemptions | Kind::PartyAgeGaps => (&[], &["profile_number"]),
         Kind::MemberRatings | Kind::InsigniaAwards => (&[], &["profile_number"]),
         Kind::OrganizationRatings | Kind::AdmissionTargets => (&["organization_code"], &[]),
         Kind::DisciplinaryActions if subject_is_member => (&[], &["subject"]),

@@ -26,6 +26,7 @@ pub enum Cell {
     OrgKind,
     Gender,
     LeaveReason,
+    GapReason,
     MembershipKind,
     Level,
     SubjectType,
@@ -117,6 +118,33 @@ const MEMBER_RATINGS: &[Column] = &[
     OVERRIDE,
 ];
 
+/// The tree's history: an organisation moved under another parent on a day (the organisations
+/// file gives each one's parent at its establishment).
+const ORGANIZATION_MOVES: &[Column] = &[
+    req("code", Cell::Text),
+    req("parent_code", Cell::Text),
+    req("on", Cell::Date),
+];
+
+/// Miễn công tác và sinh hoạt đảng: every period of a member's, open or ended (the members
+/// file's `exempt_since` carries only the current one).
+const EXEMPTIONS: &[Column] = &[
+    req("profile_number", Cell::Text),
+    req("from", Cell::Date),
+    opt("to", Cell::Date),
+    opt("reason", Cell::Text),
+];
+
+/// Time that does not count towards party age (tuổi đảng), entered by hand; the open gap an
+/// expulsion decision opens comes with the decision.
+const PARTY_AGE_GAPS: &[Column] = &[
+    req("profile_number", Cell::Text),
+    req("reason", Cell::GapReason),
+    req("from", Cell::Date),
+    req("to", Cell::Date),
+    opt("note", Cell::Text),
+];
+
 const ORGANIZATION_RATINGS: &[Column] = &[
     req("organization_code", Cell::Text),
     req("year", Cell::Int),
@@ -166,7 +194,10 @@ impl Kind {
     pub fn columns(self) -> &'static [Column] {
         match self {
             Kind::Organizations => ORGANIZATIONS,
+            Kind::OrganizationMoves => ORGANIZATION_MOVES,
             Kind::Members => MEMBERS,
+            Kind::Exemptions => EXEMPTIONS,
+            Kind::PartyAgeGaps => PARTY_AGE_GAPS,
             Kind::Positions => POSITIONS,
             Kind::Transfers => TRANSFERS,
             Kind::MemberRatings => MEMBER_RATINGS,
@@ -182,6 +213,8 @@ impl Kind {
         match self {
             Kind::Organizations => &["code"],
             Kind::Members => &["profile_number"],
+            Kind::OrganizationMoves => &["code", "on"],
+            Kind::Exemptions | Kind::PartyAgeGaps => &["profile_number", "from"],
             Kind::Positions => &["profile_number", "title", "from"],
             Kind::Transfers => &["profile_number", "on"],
             Kind::MemberRatings => &["profile_number", "year"],
@@ -296,6 +329,7 @@ fn read_cell(cell: Cell, text: &str, from_json_number: bool) -> Result<Value, St
         Cell::OrgKind => code(values::org_kind(text)?.as_str()),
         Cell::Gender => code(values::gender(text)?.as_str()),
         Cell::LeaveReason => code(values::leave_reason(text)?.as_str()),
+        Cell::GapReason => code(values::gap_reason(text)?.as_str()),
         Cell::MembershipKind => code(values::membership_kind(text)?.as_str()),
         Cell::Level => code(values::level(text)?.as_str()),
         Cell::SubjectType => code(values::subject_type(text)?.as_str()),

@@ -37,7 +37,10 @@ text_enum! {
     /// What a file holds, in the order a whole province is loaded.
     pub enum Kind {
         Organizations = "organizations",
+        OrganizationMoves = "organization-moves",
         Members = "members",
+        Exemptions = "exemptions",
+        PartyAgeGaps = "party-age-gaps",
         Positions = "positions",
         Transfers = "transfers",
         MemberRatings = "member-ratings",
@@ -52,13 +55,17 @@ impl Kind {
     /// The tables an import of this kind writes.
     fn tables(self) -> &'static [&'static str] {
         match self {
-            Kind::Organizations => &["organizations", "organization_tree"],
+            Kind::Organizations | Kind::OrganizationMoves => {
+                &["organizations", "organization_tree"]
+            }
             Kind::Members => &[
                 "members",
                 "memberships",
                 "member_exemptions",
                 "member_events",
             ],
+            Kind::Exemptions => &["member_exemptions", "member_events"],
+            Kind::PartyAgeGaps => &["party_age_gaps", "member_events"],
             Kind::Positions => &["positions", "member_events"],
             Kind::Transfers => &["memberships", "member_events"],
             Kind::MemberRatings => &["member_ratings"],
@@ -76,10 +83,12 @@ impl Kind {
         const ALL: &[&str] = &crate::store::summaries::TABLES;
         match self {
             Kind::Members => &["member_year_summaries", "admission_summaries"],
-            Kind::MemberRatings => &["member_year_summaries"],
+            Kind::MemberRatings | Kind::Exemptions => &["member_year_summaries"],
             Kind::InsigniaAwards => &["insignia_summaries"],
             Kind::Transfers | Kind::DisciplinaryActions => ALL,
             Kind::Organizations
+            | Kind::OrganizationMoves
+            | Kind::PartyAgeGaps
             | Kind::Positions
             | Kind::OrganizationRatings
             | Kind::AdmissionTargets => &[],
@@ -271,6 +280,9 @@ struct Parser<'a> {
     /// national file of 29.5 million rows).
     keys: keys::RepeatedKeys,
     header_broken: bool,
+    /// Why the caller's role may not write this kind, if it may not: every row is then refused
+    /// with code `scope`, as a row outside the caller's scope is.
+    role_refused: Option<String>,
 }
 
 impl Parser<'_> {
@@ -296,6 +308,12 @@ impl Parser<'_> {
     fn parse(&mut self, record: records::Record) -> Item {
         if self.header_broken {
             return Item::Skipped;
+        }
+        if let Some(refusal) = &self.role_refused {
+            return Item::Failed(
+                record.row,
+                vec![FieldError::new("", "scope", refusal.clone())],
+            );
         }
         // Each JSON object names its own fields.
         if self.format != Format::Csv {
@@ -620,6 +638,14 @@ pub fn run<R: Read + Send>(
                 format,
                 keys: keys::RepeatedKeys::default(),
                 header_broken: false,
+                role_refused: (!crate::auth::role_allows(caller.role, kind.write_access())).then(
+                    || {
+                        format!(
+                            "The {} role may not record {kind}; nothing in this file can be imported.",
+                            caller.role
+                        )
+                    },
+                ),
             };
             // A closed channel means the writer stopped (a fatal error): stop reading too.
             let read = records::read_events(format, body, |event| match parser.take(event) {

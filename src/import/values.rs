@@ -3,7 +3,7 @@
 use chrono::NaiveDate;
 
 use crate::domain::discipline::{AppealOutcome, Form, SubjectType};
-use crate::domain::member::{Gender, LeaveReason, MembershipKind};
+use crate::domain::member::{GapReason, Gender, LeaveReason, MembershipKind};
 use crate::domain::organization::OrgKind;
 use crate::domain::rating::Level;
 use crate::domain::text::fold;
@@ -117,6 +117,36 @@ pub fn leave_reason(cell: &str) -> Result<LeaveReason, String> {
             (LeaveReason::Expelled, &["expelled", "khai trừ"]),
         ],
         "leave reason",
+    )
+}
+
+pub fn gap_reason(cell: &str) -> Result<GapReason, String> {
+    by_name(
+        cell,
+        &[
+            (
+                GapReason::Expelled,
+                &["expelled", "khai trừ", "bị khai trừ"],
+            ),
+            (GapReason::Removed, &["removed", "xóa tên", "bị xóa tên"]),
+            (
+                GapReason::LostContact,
+                &[
+                    "lost_contact",
+                    "mất liên lạc",
+                    "mất liên lạc với tổ chức đảng",
+                ],
+            ),
+            (
+                GapReason::TransferGap,
+                &[
+                    "transfer_gap",
+                    "gián đoạn do chuyển sinh hoạt",
+                    "chuyển sinh hoạt",
+                ],
+            ),
+        ],
+        "party-age gap reason",
     )
 }
 

@@ -11,7 +11,8 @@ use crate::auth::Visibility;
 use crate::db::schema::{
     admission_targets as targets, disciplinary_actions as actions, insignia_awards as awards,
     member_exemptions as exemptions, member_ratings as mr, members, memberships,
-    organization_ratings as orr, organization_tree as tree, organizations as orgs, positions,
+    organization_ratings as orr, organization_tree as tree, organizations as orgs,
+    party_age_gaps as gaps, positions,
 };
 use crate::db::DbConn;
 use crate::domain::member::mask;
@@ -67,6 +68,14 @@ pub fn rows(
             }
             Ok(())
         }
+        Kind::OrganizationMoves => {
+            for row in move_rows(conn, scope)? {
+                if !each(row) {
+                    break;
+                }
+            }
+            Ok(())
+        }
         Kind::OrganizationRatings | Kind::AdmissionTargets => {
             let orgs = organizations_in(conn, scope)?;
             for chunk in orgs.chunks(BATCH as usize) {
@@ -115,8 +124,8 @@ type OrgTuple = (
     bool,
 );
 
-/// Organisations, each after its parent.
-fn organization_rows(conn: &mut DbConn, scope: Scope) -> Result<Vec<ExportRow>> {
+/// The organisations in scope, as `organization_rows` reads them.
+fn organization_list(conn: &mut DbConn, scope: Scope) -> Result<Vec<OrgTuple>> {
     let mut query = orgs::table
         .select((
             orgs::id,
@@ -131,21 +140,73 @@ fn organization_rows(conn: &mut DbConn, scope: Scope) -> Result<Vec<ExportRow>> 
     if let Some(root) = scope.root {
         query = query.filter(orgs::id.eq_any(descendants!(root, 0, i32::MAX, far_future())));
     }
-    let list: Vec<OrgTuple> = query.order(orgs::id).load(conn)?;
-    let parents: HashMap<i64, (i64, String)> = tree::table
+    Ok(query.order(orgs::id).load(conn)?)
+}
+
+/// Every parent an organisation has had: (organisation, parent, parent's code, from), each
+/// organisation's in date order.
+type ParentSpan = (i64, i64, String, NaiveDate);
+
+fn parent_spans(conn: &mut DbConn) -> Result<Vec<ParentSpan>> {
+    Ok(tree::table
         .inner_join(orgs::table.on(orgs::id.eq(tree::ancestor_id)))
         .filter(tree::depth.eq(1))
-        .filter(tree::valid_to.is_null())
-        .select((tree::descendant_id, tree::ancestor_id, orgs::code))
-        .load::<(i64, i64, String)>(conn)?
-        .into_iter()
-        .map(|(child, parent, code)| (child, (parent, code)))
-        .collect();
+        .order((tree::descendant_id, tree::valid_from))
+        .select((
+            tree::descendant_id,
+            tree::ancestor_id,
+            orgs::code,
+            tree::valid_from,
+        ))
+        .load(conn)?)
+}
+
+/// Each exported organisation's parent as the organisations file writes it: the one it was
+/// established under, whose later moves are `organization-moves` rows; when that parent is not
+/// exported (a subtree's export), the current one, and no moves; none for the export's root.
+/// The flag says whether the parent is the first one.
+fn file_parents(
+    spans: &[ParentSpan],
+    exported: &std::collections::HashSet<i64>,
+    root: Option<i64>,
+) -> HashMap<i64, (i64, String, bool)> {
+    let mut first: HashMap<i64, (i64, &String)> = HashMap::new();
+    let mut current: HashMap<i64, (i64, &String)> = HashMap::new();
+    for (org, parent, code, _) in spans {
+        first.entry(*org).or_insert((*parent, code));
+        current.insert(*org, (*parent, code));
+    }
+    exported
+        .iter()
+        .filter(|id| Some(**id) != root)
+        .filter_map(|id| {
+            let chosen = match first.get(id) {
+                Some((p, c)) if exported.contains(p) => (*p, (*c).clone(), true),
+                _ => {
+                    let (p, c) = current.get(id)?;
+                    (*p, (*c).clone(), false)
+                }
+            };
+            Some((*id, chosen))
+        })
+        .collect()
+}
+
+/// Organisations, each after its parent (the parent of its row, see `file_parents`).
+fn organization_rows(conn: &mut DbConn, scope: Scope) -> Result<Vec<ExportRow>> {
+    let list = organization_list(conn, scope)?;
+    let exported = list.iter().map(|o| o.0).collect();
+    let parents = file_parents(&parent_spans(conn)?, &exported, scope.root);
     let depth = |mut id: i64| {
         let mut d = 0;
-        while let Some((parent, _)) = parents.get(&id) {
+        // Bounded: a parent is established before its child, so the chain ends, but a
+        // record broken by hand must not hang the export.
+        while let Some((parent, _, _)) = parents.get(&id) {
             d += 1;
             id = *parent;
+            if d > exported.len() {
+                break;
+            }
         }
         d
     };
@@ -156,18 +217,45 @@ fn organization_rows(conn: &mut DbConn, scope: Scope) -> Result<Vec<ExportRow>> 
         .map(
             |(_, (id, code, name, kind, established_on, dissolved_on, bc))| {
                 let mut row = vec![("code", code), ("name", name), ("kind", kind)];
-                // The root of the export keeps its parent only if that parent is exported too.
-                let parent = parents
-                    .get(&id)
-                    .filter(|_| Some(id) != scope.root)
-                    .map(|(_, code)| code.clone());
-                put(&mut row, "parent_code", parent);
+                put(
+                    &mut row,
+                    "parent_code",
+                    parents.get(&id).map(|p| p.1.clone()),
+                );
                 put(&mut row, "established_on", Some(established_on));
                 put(&mut row, "dissolved_on", dissolved_on);
                 put(&mut row, "has_branch_committee", Some(bc));
                 row
             },
         )
+        .collect())
+}
+
+/// The moves of the exported organisations whose rows give their first parent, in date order,
+/// each to a parent that is exported too.
+fn move_rows(conn: &mut DbConn, scope: Scope) -> Result<Vec<ExportRow>> {
+    let list = organization_list(conn, scope)?;
+    let code: HashMap<i64, String> = list.iter().map(|o| (o.0, o.1.clone())).collect();
+    let exported = code.keys().copied().collect();
+    let spans = parent_spans(conn)?;
+    let parents = file_parents(&spans, &exported, scope.root);
+    let mut moves: Vec<(NaiveDate, &String, &String)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (org, parent, parent_code, from) in &spans {
+        // Each organisation's first span is its establishment, not a move.
+        if !seen.insert(*org) && parents.get(org).is_some_and(|p| p.2) && exported.contains(parent)
+        {
+            moves.push((*from, &code[org], parent_code));
+        }
+    }
+    moves.sort();
+    Ok(moves
+        .into_iter()
+        .map(|(on, org, parent)| {
+            let mut row = vec![("code", org.clone()), ("parent_code", parent.clone())];
+            put(&mut row, "on", Some(on));
+            row
+        })
         .collect())
 }
 
@@ -452,6 +540,50 @@ fn member_rows(
                 put(&mut row, "exempt_since", exempt_since);
                 put(&mut row, "left_on", m.left_on);
                 put(&mut row, "leave_reason", m.leave_reason.as_ref());
+                out.push(row);
+            }
+        }
+        Kind::Exemptions => {
+            type T = (i64, NaiveDate, Option<NaiveDate>, Option<String>);
+            let list: Vec<T> = exemptions::table
+                .filter(exemptions::member_id.eq_any(ids))
+                .order((exemptions::member_id, exemptions::starts_on))
+                .select((
+                    exemptions::member_id,
+                    exemptions::starts_on,
+                    exemptions::ends_on,
+                    exemptions::reason,
+                ))
+                .load(conn)?;
+            for (member, from, to, reason) in list {
+                let mut row = vec![("profile_number", pn[&member].clone())];
+                put(&mut row, "from", Some(from));
+                put(&mut row, "to", to);
+                put(&mut row, "reason", reason);
+                out.push(row);
+            }
+        }
+        Kind::PartyAgeGaps => {
+            // The open gap of an expulsion comes back with its decision, not from this file.
+            type T = (i64, String, NaiveDate, Option<NaiveDate>, Option<String>);
+            let list: Vec<T> = gaps::table
+                .filter(gaps::member_id.eq_any(ids))
+                .filter(gaps::ends_on.is_not_null())
+                .order((gaps::member_id, gaps::starts_on))
+                .select((
+                    gaps::member_id,
+                    gaps::reason,
+                    gaps::starts_on,
+                    gaps::ends_on,
+                    gaps::note,
+                ))
+                .load(conn)?;
+            for (member, reason, from, to, note) in list {
+                let mut row = vec![("profile_number", pn[&member].clone())];
+                put(&mut row, "reason", Some(reason));
+                put(&mut row, "from", Some(from));
+                put(&mut row, "to", to);
+                put(&mut row, "note", note);
                 out.push(row);
             }
         }

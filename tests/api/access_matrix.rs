@@ -353,7 +353,7 @@ PATCH  /api/v1/admission-targets/{code}/{year}                  auditor   403 40
 POST   /api/v1/imports/{kind}                                   anonymous 401 401 401 401 401
 POST   /api/v1/imports/{kind}                                   admin     200 200 200 200 200
 POST   /api/v1/imports/{kind}                                   clerk     200 200 422 422 422
-POST   /api/v1/imports/{kind}                                   inspector 403 403 403 403 403
+POST   /api/v1/imports/{kind}                                   inspector 422 422 422 422 422
 POST   /api/v1/imports/{kind}                                   auditor   403 403 403 403 403
 GET    /api/v1/exports/{kind}                                   anonymous 401 401 401 401 401
 GET    /api/v1/exports/{kind}                                   admin     200 200 200 200 200

@@ -576,16 +576,26 @@ async fn rows_outside_the_scope_or_the_role_are_refused() {
     let rating = app.get("/api/v1/ratings/members/HG-001/2024", &admin).await;
     assert_eq!(rating.body["level"], "excellent");
 
-    // Roles: clerks do not import discipline, inspectors do not import members, auditors
-    // import nothing.
+    // Roles: clerks do not import discipline, inspectors do not import members: each row is
+    // refused with code `scope`. Auditors import nothing (403).
     let discipline = "subject_type,subject,form,decision_number,authority_code,decided_on\nmember,HG-002,khiển trách,12-QĐ,VT,2024-05-01\n";
-    app.import_csv(&clerk, "disciplinary-actions", discipline)
-        .await
-        .expect_problem(403, None);
+    let by_clerk = app
+        .import_csv(&clerk, "disciplinary-actions", discipline)
+        .await;
+    by_clerk.expect_problem(422, Some("scope"));
+    assert_eq!(by_clerk.body["errors"][0]["row"], 1);
     let inspector = app.token("inspector").await;
-    app.import_csv(&inspector, "members", MEMBERS)
-        .await
-        .expect_problem(403, None);
+    let by_inspector = app.import_csv(&inspector, "members", MEMBERS).await;
+    by_inspector.expect_problem(422, Some("scope"));
+    assert_eq!(
+        by_inspector.body["total_errors"], 4,
+        "{}",
+        by_inspector.text
+    );
+    let dry = app
+        .import(&inspector, "members", "?dry_run=true", "text/csv", MEMBERS)
+        .await;
+    dry.expect_problem(422, Some("scope"));
     let auditor = app.token("auditor").await;
     app.import_csv(
         &auditor,
@@ -599,6 +609,20 @@ async fn rows_outside_the_scope_or_the_role_are_refused() {
         .await;
     imported.expect(200);
     assert_eq!(imported.body["inserted"], 1);
+    // An inspector's decision about a member outside their scope (HG-003 is in B1, under NB).
+    let outside = app
+        .import_csv(
+            &inspector,
+            "disciplinary-actions",
+            "subject_type,subject,form,decision_number,authority_code,decided_on\nmember,HG-003,khiển trách,13-QĐ,VT,2024-05-01\n",
+        )
+        .await;
+    outside.expect_problem(422, Some("scope"));
+    assert_eq!(
+        outside.body["errors"][0]["field"], "subject",
+        "{}",
+        outside.text
+    );
     // An override is an administrator's: from anyone else it is a scope error of the row.
     let overridden = app
         .import_csv(
@@ -639,8 +663,15 @@ async fn imported_records_have_the_effects_of_records_entered_one_by_one() {
     app.import_csv(&admin, "disciplinary-actions", decision)
         .await
         .expect(200);
+    // One gap from the expulsion: the decision agreeing with the register row opens it once.
     let hai = app.get("/api/v1/members/HG-200/party-age", &admin).await;
     hai.expect(200);
+    let gaps = hai.body["gaps"].as_array().expect("gaps");
+    assert_eq!(gaps.len(), 1, "{}", hai.text);
+    assert_eq!(
+        (&gaps[0]["reason"], &gaps[0]["starts_on"]),
+        (&json!("expelled"), &json!("2019-04-01"))
+    );
 
     // Transfers and positions; a transfer dated before a departure already recorded.
     app.import_csv(
@@ -790,6 +821,248 @@ async fn a_second_import_refuses_what_it_cannot_change() {
         )
         .await;
     assert_eq!(later.status.as_u16(), 422, "{}", later.text);
+}
+
+/// The tree's history: moves imported as `POST /organizations/{code}/move` records them,
+/// unchanged when imported again; the organisations file gives each organisation's first
+/// parent (a later one is accepted too), and the export writes both files.
+#[tokio::test]
+async fn organisation_moves_are_imported_and_exported_as_the_tree_s_history() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    loaded(&app, &admin).await;
+    let head = "code,parent_code,on\n";
+    let moves = format!("{head}B1,VT,2020-01-01\n");
+    let answer = app.import_csv(&admin, "organization-moves", &moves).await;
+    answer.expect(200);
+    assert_eq!(answer.body["inserted"], 1, "{}", answer.text);
+    let b1 = app.get("/api/v1/organizations/B1", &admin).await;
+    assert_eq!(b1.body["parent_code"], "VT");
+    let again = app.import_csv(&admin, "organization-moves", &moves).await;
+    again.expect(200);
+    assert_eq!(again.body["unchanged"], 1);
+    for (what, row, code) in [
+        (
+            "another parent that day",
+            "B1,NB,2020-01-01",
+            "import.conflicts_with_record",
+        ),
+        (
+            "an unknown organisation",
+            "ZZ,VT,2021-01-01",
+            "organization.not_found",
+        ),
+        ("a date that does not exist", "B1,NB,31/02/2021", "invalid"),
+    ] {
+        let refused = app
+            .import_csv(&admin, "organization-moves", &format!("{head}{row}\n"))
+            .await;
+        assert_eq!(refused.status.as_u16(), 422, "{what}: {}", refused.text);
+        refused.expect_problem(422, Some(code));
+    }
+    // The organisations file: B1 under NB, its first parent, agrees with history; so does VT,
+    // its parent now; P1 was never its parent.
+    let orgs = app.import_csv(&admin, "organizations", ORGS).await;
+    orgs.expect(200);
+    assert_eq!(orgs.body["unchanged"], 6, "{}", orgs.text);
+    let now = ORGS.replace(
+        "B1,Chi bộ Cơ quan,grassroots_branch,NB,",
+        "B1,Chi bộ Cơ quan,grassroots_branch,VT,",
+    );
+    app.import_csv(&admin, "organizations", &now)
+        .await
+        .expect(200);
+    let never = ORGS.replace(
+        "B1,Chi bộ Cơ quan,grassroots_branch,NB,",
+        "B1,Chi bộ Cơ quan,grassroots_branch,P1,",
+    );
+    app.import_csv(&admin, "organizations", &never)
+        .await
+        .expect_problem(422, Some("import.conflicts_with_record"));
+
+    let exported = app.export(&admin, "organization-moves", "").await;
+    assert!(exported.contains("B1,VT,2020-01-01"), "{exported}");
+    let exported = app.export(&admin, "organizations", "").await;
+    assert!(
+        exported.contains("B1,Chi bộ Cơ quan,grassroots_branch,NB,"),
+        "{exported}"
+    );
+    // A subtree's export: VT's file gives B1 under VT (its first parent, NB, is not in it),
+    // and no move.
+    let vt = app.export(&admin, "organizations", "?under=VT").await;
+    assert!(
+        vt.contains("B1,Chi bộ Cơ quan,grassroots_branch,VT,"),
+        "{vt}"
+    );
+    let vt_moves = app.export(&admin, "organization-moves", "?under=VT").await;
+    assert!(!vt_moves.contains("B1"), "{vt_moves}");
+}
+
+/// Party-age gaps entered by hand, in the API's terms (a reason by its code or its label),
+/// unchanged when imported again, refused when stated differently, and exported.
+#[tokio::test]
+async fn party_age_gaps_are_imported_checked_and_exported() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    loaded(&app, &admin).await;
+    let head = "profile_number,reason,from,to,note\n";
+    let file = format!("{head}HG-001,Mất liên lạc,2008-01-01,31/12/2008,không sinh hoạt\n");
+    let answer = app.import_csv(&admin, "party-age-gaps", &file).await;
+    answer.expect(200);
+    assert_eq!(answer.body["inserted"], 1, "{}", answer.text);
+    let age = app
+        .get("/api/v1/members/HG-001/party-age?on=2024-12-31", &admin)
+        .await;
+    age.expect(200);
+    assert_eq!(
+        age.body["gaps"][0]["reason"], "lost_contact",
+        "{}",
+        age.text
+    );
+    let again = app.import_csv(&admin, "party-age-gaps", &file).await;
+    again.expect(200);
+    assert_eq!(again.body["unchanged"], 1);
+    for (what, row, code) in [
+        (
+            "another end",
+            "HG-001,lost_contact,2008-01-01,2009-06-30,",
+            "import.conflicts_with_record",
+        ),
+        (
+            "another reason",
+            "HG-001,removed,2008-01-01,2008-12-31,",
+            "import.conflicts_with_record",
+        ),
+        (
+            "an overlap",
+            "HG-001,removed,2008-06-01,2009-06-30,",
+            "member.periods_overlap",
+        ),
+        (
+            "an end before the start",
+            "HG-002,removed,2019-01-01,2018-01-01,",
+            "member.period_out_of_order",
+        ),
+        (
+            "an unknown reason",
+            "HG-002,vacation,2019-01-01,2019-02-01,",
+            "invalid",
+        ),
+        ("no end", "HG-002,removed,2019-01-01,,", "required"),
+        (
+            "an unknown member",
+            "HG-999,removed,2019-01-01,2019-02-01,",
+            "member.not_found",
+        ),
+    ] {
+        let refused = app
+            .import_csv(&admin, "party-age-gaps", &format!("{head}{row}\n"))
+            .await;
+        assert_eq!(refused.status.as_u16(), 422, "{what}: {}", refused.text);
+        refused.expect_problem(422, Some(code));
+    }
+    let exported = app.export(&admin, "party-age-gaps", "").await;
+    assert!(
+        exported.contains("HG-001,lost_contact,2008-01-01,2008-12-31,không sinh hoạt"),
+        "{exported}"
+    );
+}
+
+/// Every exemption period of a member, ended ones too (a members row carries only the current
+/// one): checked as the API checks them, unchanged when imported again, ended by a later file,
+/// and exported.
+#[tokio::test]
+async fn exemption_periods_are_imported_checked_and_exported() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    loaded(&app, &admin).await;
+    // HG-003's exemption since 2015 comes from the members file.
+    let head = "profile_number,from,to,reason\n";
+    let file = format!(
+        "{head}HG-001,2012-01-01,30/06/2013,ốm đau\nHG-001,2016-01-01,,tuổi cao\nHG-003,2015-01-01,,\n"
+    );
+    let answer = app.import_csv(&admin, "exemptions", &file).await;
+    answer.expect(200);
+    assert_eq!(
+        (&answer.body["inserted"], &answer.body["unchanged"]),
+        (&json!(2), &json!(1)),
+        "{}",
+        answer.text
+    );
+    let an = app.get("/api/v1/members/HG-001", &admin).await;
+    assert_eq!(an.body["exempt_since"], "2016-01-01");
+    let again = app.import_csv(&admin, "exemptions", &file).await;
+    again.expect(200);
+    assert_eq!(again.body["unchanged"], 3);
+    let ended = app
+        .import_csv(
+            &admin,
+            "exemptions",
+            &format!("{head}HG-001,2016-01-01,2018-01-01,\n"),
+        )
+        .await;
+    ended.expect(200);
+    assert_eq!(ended.body["updated"], 1);
+    let an = app.get("/api/v1/members/HG-001", &admin).await;
+    assert_eq!(an.body["exempt"], false, "{}", an.text);
+
+    for (what, row, code) in [
+        (
+            "another end",
+            "HG-001,2016-01-01,2019-01-01,",
+            "import.conflicts_with_record",
+        ),
+        (
+            "an overlap",
+            "HG-001,2013-01-01,2014-01-01,",
+            "member.periods_overlap",
+        ),
+        (
+            "before admission",
+            "HG-002,2009-01-01,2009-06-01,",
+            "member.before_admission",
+        ),
+        (
+            "an end before the start",
+            "HG-002,2019-01-01,2018-01-01,",
+            "member.period_out_of_order",
+        ),
+        (
+            "an unknown member",
+            "HG-999,2019-01-01,,",
+            "member.not_found",
+        ),
+        (
+            "a date that does not exist",
+            "HG-002,31/02/2019,,",
+            "invalid",
+        ),
+    ] {
+        let refused = app
+            .import_csv(&admin, "exemptions", &format!("{head}{row}\n"))
+            .await;
+        assert_eq!(refused.status.as_u16(), 422, "{what}: {}", refused.text);
+        refused.expect_problem(422, Some(code));
+    }
+    app.insert_user("clerk", Role::Clerk, Some("VT"));
+    let clerk = app.token("clerk").await;
+    // HG-003 is in B1, under NB: outside VT.
+    app.import_csv(
+        &clerk,
+        "exemptions",
+        &format!("{head}HG-003,2010-01-01,2011-01-01,\n"),
+    )
+    .await
+    .expect_problem(422, Some("scope"));
+
+    let exported = app.export(&admin, "exemptions", "").await;
+    for line in [
+        "HG-001,2012-01-01,2013-06-30,ốm đau",
+        "HG-001,2016-01-01,2018-01-01,tuổi cao",
+        "HG-003,2015-01-01,,",
+    ] {
+        assert!(exported.contains(line), "{line} missing from {exported}");
+    }
 }
 
 /// Rows of a row-by-row kind run in groups under one savepoint until one fails
@@ -1129,9 +1402,30 @@ async fn an_export_imports_into_an_empty_database_with_the_same_records_and_figu
     let source = spawn_app().await;
     let admin = source.admin().await;
     crate::stats::province(&source, &admin).await;
+    // An exemption that ended before today: only the exemptions kind carries it.
+    source
+        .post(
+            "/api/v1/members/m3/exemptions",
+            &admin,
+            json!({"starts_on": "2021-01-01", "ends_on": "2022-06-30", "reason": "ốm đau"}),
+        )
+        .await
+        .expect(200);
+    // A party-age gap entered by hand: only the party-age-gaps kind carries it.
+    source
+        .post(
+            "/api/v1/members/m4/party-age-gaps",
+            &admin,
+            json!({"reason": "lost_contact", "starts_on": "2010-01-01", "ends_on": "2010-06-30"}),
+        )
+        .await
+        .expect(200);
     let kinds = [
         "organizations",
+        "organization-moves",
         "members",
+        "exemptions",
+        "party-age-gaps",
         "positions",
         "transfers",
         "member-ratings",
@@ -1157,12 +1451,24 @@ async fn an_export_imports_into_an_empty_database_with_the_same_records_and_figu
             .await;
         assert_eq!(again, exported, "{kind} differs after the round trip");
     }
-    for year in [2023, 2024] {
-        let path = format!("/api/v1/reports/annual?organization=P&year={year}");
+    let path = "/api/v1/members/m4/party-age?on=2024-12-31";
+    let a = source.get(path, &admin).await;
+    a.expect(200);
+    assert_eq!(
+        a.body,
+        target.get(path, &target_admin).await.body,
+        "m4's party age differs"
+    );
+    // G1 moved from D1 to D2 in 2024: the districts' earlier figures hold it under D1.
+    for (org, year) in ["P", "D1", "D2"]
+        .into_iter()
+        .flat_map(|org| (2020..=2024).map(move |year| (org, year)))
+    {
+        let path = format!("/api/v1/reports/annual?organization={org}&year={year}");
         let a = source.get(&path, &admin).await;
         let b = target.get(&path, &target_admin).await;
         a.expect(200);
-        assert_eq!(a.body, b.body, "the {year} report differs");
+        assert_eq!(a.body, b.body, "{org}'s {year} report differs");
     }
 }
 

@@ -818,21 +818,38 @@ pub fn exempt(
     reason: Option<String>,
     by: &str,
 ) -> Result<Member> {
+    record_exemption(conn, vis, profile_number, (starts_on, None), reason, by)
+}
+
+/// An exemption from `period.0`, open or already ended on `period.1` (a past exemption
+/// recorded afterwards, or an export's history imported back): the same checks as an open one,
+/// and the period may not overlap another of the member's.
+pub fn record_exemption(
+    conn: &mut DbConn,
+    vis: Visibility,
+    profile_number: &str,
+    period: (NaiveDate, Option<NaiveDate>),
+    reason: Option<String>,
+    by: &str,
+) -> Result<Member> {
+    let (starts_on, ends_on) = period;
     crate::db::write_transaction(conn, |conn| {
         let row = find_visible(conn, vis, profile_number)?;
         crate::db::lock_row(conn, "members", row.id)?;
         summaries::tracking(conn, row.id, |conn| {
             rules::check_after_admission(row.admitted_on, starts_on, "starts_on")?;
             rules::check_on_roll(row.left_on, starts_on, "starts_on")?;
+            rules::check_period(starts_on, ends_on, "ends_on")?;
             let existing: Vec<Period> = periods(conn, row.id)?
                 .into_iter()
                 .map(|p| (p.1, p.2))
                 .collect();
-            rules::check_no_overlap((starts_on, None), &existing, "starts_on")?;
+            rules::check_no_overlap(period, &existing, "starts_on")?;
             diesel::insert_into(exemptions::table)
                 .values((
                     exemptions::member_id.eq(row.id),
                     exemptions::starts_on.eq(starts_on),
+                    exemptions::ends_on.eq(ends_on),
                     exemptions::reason.eq(&reason),
                 ))
                 .execute(conn)?;
@@ -851,9 +868,42 @@ pub fn exempt(
                 json!({"reason": reason}),
                 by,
             )?;
+            if let Some(on) = ends_on {
+                record(
+                    conn,
+                    row.id,
+                    on,
+                    "exemption_ended",
+                    json!({"exempt_since": starts_on}),
+                    by,
+                )?;
+            }
             reload(conn, row.id)
         })
     })
+}
+
+/// Gives a recorded exemption the reason it was recorded without (a members file's
+/// `exempt_since` carries none; an exemptions file that follows does). A recorded reason is
+/// kept.
+pub fn give_exemption_reason(
+    conn: &mut DbConn,
+    member: &MemberRow,
+    starts_on: NaiveDate,
+    reason: &str,
+) -> Result<()> {
+    let given = diesel::update(
+        exemptions::table
+            .filter(exemptions::member_id.eq(member.id))
+            .filter(exemptions::starts_on.eq(starts_on))
+            .filter(exemptions::reason.is_null()),
+    )
+    .set(exemptions::reason.eq(Some(reason)))
+    .execute(conn)?;
+    if given > 0 {
+        bump(conn, member.id)?;
+    }
+    Ok(())
 }
 
 pub fn end_exemption(
