@@ -174,6 +174,7 @@ pub async fn import(
         updated = summary.updated,
         unchanged = summary.unchanged,
         dry_run = summary.dry_run,
+        sqlite_memory_peak_mb = crate::db::sqlite_memory_peak_mb(),
         "import"
     );
     Ok(HttpResponse::Ok().json(summary))

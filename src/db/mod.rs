@@ -297,6 +297,15 @@ impl Engine {
     }
 }
 
+/// The most memory SQLite's own allocations held (page caches, journals, statements; every
+/// connection of the process) since the last call, in MB; the count starts again. Logged after
+/// each import, so that the server's memory can be told apart from SQLite's (0 on PostgreSQL).
+pub fn sqlite_memory_peak_mb() -> f64 {
+    // SAFETY: reads (and resets) a process-wide counter; no connection or pointer involved.
+    let peak = unsafe { libsqlite3_sys::sqlite3_memory_highwater(1) };
+    peak as f64 / 1e6
+}
+
 /// The path of a SQLite database named by `sqlite://path`, `sqlite:path` or a bare path.
 pub fn sqlite_path(url: &str) -> &str {
     url.strip_prefix("sqlite://")
@@ -305,9 +314,13 @@ pub fn sqlite_path(url: &str) -> &str {
 }
 
 /// Sets up every pooled connection. SQLite: WAL for concurrent readers, enforced foreign keys,
-/// a busy timeout so that a second writer waits instead of failing, and a page cache of up to
+/// a busy timeout so that a second writer waits instead of failing, a page cache of up to
 /// 32 MB (the default 2 MB makes a bulk import of a province spill its transaction to disk and
-/// re-read it; BENCHMARKS.md). PostgreSQL: no JIT compilation — it pays off for long
+/// re-read it; BENCHMARKS.md), and temporary data in files (`temp_store = FILE`): the
+/// statement and savepoint journals of a bulk import hold the original of every page a
+/// statement or a group of rows changes, and a national file changes pages all over its tables;
+/// kept in memory they took the server past 300 MB, in a file they spill to the page cache past
+/// 64 KB. PostgreSQL: no JIT compilation — it pays off for long
 /// analytical queries, and every statement here is short; the annual report's member pass is
 /// estimated above `jit_above_cost` and compiled for about 400 ms to run for 70 ms.
 #[derive(Debug)]
@@ -319,7 +332,7 @@ impl CustomizeConnection<DbConn, diesel::r2d2::Error> for ConnectionSetup {
             c.batch_execute(
                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                  PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-                 PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY;",
+                 PRAGMA cache_size = -32768; PRAGMA temp_store = FILE;",
             )
             .map_err(diesel::r2d2::Error::QueryError)?;
         }

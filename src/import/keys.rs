@@ -7,14 +7,14 @@
 //!
 //! How: the parser notes `(hash, row)` for every typed row ([`RepeatedKeys::note`]). Entries
 //! are partitioned by the hash's top bits ([`PARTITIONS`]) and kept in memory up to a fixed
-//! total ([`IN_MEMORY`] entries, 16 MB; the buffers' growth may hold up to twice that); past
+//! total ([`IN_MEMORY`] entries, 4 MB; the buffers' growth may hold up to twice that); past
 //! it, each partition's buffer is appended to an anonymous temporary file of its own as
 //! fixed-width little-endian records, and the buffers start again. A province file (35,000
 //! rows) never touches the disk. When the file is read, [`RepeatedKeys::repeats`] takes the
 //! partitions one at a time (the file read back, plus what is still in memory), sorts them by
 //! `(hash, row)` and marks every row whose hash equals an earlier row's.
 //!
-//! Cost: 12 bytes of temporary disk per row past the first million (360 MB for 29.5 million
+//! Cost: 12 bytes of temporary disk per row past the first 262,144 (351 MB for 29.5 million
 //! rows, freed when the import ends) and one sort per partition at the end of the file, with
 //! the memory of one partition (about 7 MB at 29.5 million rows) besides the buffers. The
 //! repeats are found only then, so a repeated row reaches the writer like any other; the import
@@ -34,9 +34,10 @@ use crate::error::{Error, Result};
 pub const PARTITIONS: usize = 64;
 const PARTITION_BITS: u32 = PARTITIONS.trailing_zeros();
 
-/// Entries kept in memory, all partitions together, before the buffers go to disk: 1,048,576
-/// entries of 16 bytes.
-pub const IN_MEMORY: usize = 1 << 20;
+/// Entries kept in memory, all partitions together, before the buffers go to disk: 262,144
+/// entries of 16 bytes (4 MB; up to twice that as the buffers grow). A province file (35,000
+/// rows) stays in memory; a national one writes 12 bytes a row to its temporary files.
+pub const IN_MEMORY: usize = 1 << 18;
 
 /// One entry on disk: the hash (8 bytes) then the row (4 bytes), little-endian.
 const RECORD: usize = 12;

@@ -370,9 +370,11 @@ pub struct Batch {
     tally: Tally,
 }
 
-/// Entries a batch holds at most (about 100 bytes each): a province's organisation-years
-/// fit, so a national file written a province at a time adds each one once.
-pub const FLUSH_AT: usize = 250_000;
+/// Entries a batch holds at most (about 100 bytes each, twice that with the map's room):
+/// most provinces' organisation-years fit, so a national file written a province at a time
+/// adds most of them once. 250,000 took the national ratings import's server past 300 MB
+/// with the rest of its memory (BENCHMARKS.md, eleventh pass).
+pub const FLUSH_AT: usize = 100_000;
 
 impl Batch {
     fn window(&mut self, conn: &mut DbConn) -> Result<Window> {
