@@ -76,6 +76,21 @@ fn conflict(field: &str, message: impl Into<String>) -> Error {
     Error::invalid(field, "import.conflicts_with_record", message)
 }
 
+/// Whether the row states a value (`Some`) other than the recorded one: a cell left empty
+/// states nothing.
+fn states_otherwise<T: PartialEq>(given: &Option<T>, recorded: &Option<T>) -> bool {
+    given.is_some() && given != recorded
+}
+
+/// Refuses the first of `checks` (column, whether the row differs from the record) that
+/// differs, with `message` for its column: what no API edits is not reported unchanged.
+fn refuse_differences(checks: &[(&str, bool)], message: impl Fn(&str) -> String) -> Result<()> {
+    match checks.iter().find(|(_, differs)| *differs) {
+        Some((column, _)) => Err(conflict(column, message(column))),
+        None => Ok(()),
+    }
+}
+
 fn updated_if(changed: bool) -> Outcome {
     if changed {
         Outcome::Updated
@@ -230,8 +245,7 @@ fn update_organization(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Ou
     }
     // The row's parent is one the organisation has been recorded under: the first, as exports
     // write it (its moves are `organization-moves` rows), or a later one.
-    let id = org_store::find_visible(conn, ctx.vis, &current.code)?.id;
-    let parents = recorded_parents(conn, id)?;
+    let parents = recorded_parents(conn, &current.code)?;
     if new
         .parent_code
         .as_ref()
@@ -482,7 +496,7 @@ fn position(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
         return Ok(Outcome::Inserted);
     };
     may_update(ctx, "title")?;
-    if new.organization_code.is_some() && new.organization_code != org {
+    if states_otherwise(&new.organization_code, &org) {
         return Err(conflict(
             "organization_code",
             "The position is recorded in another organisation.",
@@ -501,13 +515,17 @@ fn position(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
     }
 }
 
-/// The parents an organisation has been recorded under, from its establishment on: `(parent
-/// code, from)`, in date order.
-fn recorded_parents(conn: &mut DbConn, org_id: i64) -> Result<Vec<(String, NaiveDate)>> {
+// The organisation whose parents `recorded_parents` reads, beside the parents themselves.
+diesel::alias!(crate::db::schema::organizations as child: ChildOrganization);
+
+/// The parents organisation `code` has been recorded under, from its establishment on:
+/// `(parent code, from)`, in date order; one statement.
+fn recorded_parents(conn: &mut DbConn, code: &str) -> Result<Vec<(String, NaiveDate)>> {
     use crate::db::schema::organization_tree as tree;
     Ok(tree::table
         .inner_join(orgs::table.on(orgs::id.eq(tree::ancestor_id)))
-        .filter(tree::descendant_id.eq(org_id))
+        .inner_join(child.on(child.field(orgs::id).eq(tree::descendant_id)))
+        .filter(child.field(orgs::code).eq(code))
         .filter(tree::depth.eq(1))
         .order(tree::valid_from)
         .select((orgs::code, tree::valid_from))
@@ -528,7 +546,7 @@ fn organization_move(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outc
         ),
         other => other,
     })?;
-    let recorded = recorded_parents(conn, org.id)?
+    let recorded = recorded_parents(conn, &org.code)?
         .into_iter()
         .find(|(_, from)| *from == on);
     let Some((recorded, _)) = recorded else {
@@ -620,21 +638,20 @@ fn party_age_gap(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome>
         return Ok(Outcome::Inserted);
     };
     may_update(ctx, "from")?;
-    let differs = [
-        ("reason", reason != gap.reason.as_str()),
-        ("to", ends_on != gap.ends_on),
-        ("note", gap.note.is_some() && note != gap.note),
-    ];
-    match differs.iter().find(|(_, differs)| *differs) {
-        Some((column, _)) => Err(conflict(
-            column,
+    refuse_differences(
+        &[
+            ("reason", reason != gap.reason.as_str()),
+            ("to", ends_on != gap.ends_on),
+            ("note", states_otherwise(&gap.note, &note)),
+        ],
+        |column| {
             format!(
                 "The gap from {} is recorded with another {column}.",
                 gap.starts_on
-            ),
-        )),
-        None => Ok(Outcome::Unchanged),
-    }
+            )
+        },
+    )?;
+    Ok(Outcome::Unchanged)
 }
 
 fn transfer(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
@@ -955,33 +972,32 @@ fn action(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
         ));
     }
     // The other facts of a recorded decision: a row that states one differently is refused,
-    // not reported unchanged (no API edits a decision). A cell left empty states nothing.
+    // not reported unchanged (no API edits a decision).
     let stated = |column: &str| row.text(column).is_some();
-    let differs = [
-        (
-            "announced_on",
-            new.announced_on.is_some() && new.announced_on != current.announced_on,
-        ),
-        (
-            "violation",
-            new.violation.is_some() && new.violation != current.violation,
-        ),
-        (
-            "regulation_article",
-            new.regulation_article.is_some()
-                && new.regulation_article != current.regulation_article,
-        ),
-        (
-            "especially_serious",
-            stated("especially_serious") && new.especially_serious != current.especially_serious,
-        ),
-    ];
-    if let Some((column, _)) = differs.iter().find(|(_, differs)| *differs) {
-        return Err(conflict(
-            column,
-            format!("This decision is recorded with another {column}; a recorded decision is not edited."),
-        ));
-    }
+    refuse_differences(
+        &[
+            (
+                "announced_on",
+                states_otherwise(&new.announced_on, &current.announced_on),
+            ),
+            (
+                "violation",
+                states_otherwise(&new.violation, &current.violation),
+            ),
+            (
+                "regulation_article",
+                states_otherwise(&new.regulation_article, &current.regulation_article),
+            ),
+            (
+                "especially_serious",
+                stated("especially_serious")
+                    && new.especially_serious != current.especially_serious,
+            ),
+        ],
+        |column| {
+            format!("This decision is recorded with another {column}; a recorded decision is not edited.")
+        },
+    )?;
     let recorded_appeal = current.appeal.filter(|a| a.outcome.is_some());
     match (appeal, recorded_appeal) {
         (Some(appeal), None) => {
@@ -997,27 +1013,24 @@ fn action(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
                     format!("The appeal is recorded as {outcome}."),
                 ));
             }
-            let differs = [
-                (
-                    "reduced_form",
-                    stated("reduced_form") && appeal.reduced_form != recorded.reduced_form,
-                ),
-                (
-                    "appeal_filed_on",
-                    stated("appeal_filed_on") && appeal.filed_on != recorded.filed_on,
-                ),
-                (
-                    "appeal_decided_on",
-                    stated("appeal_decided_on") && appeal.decided_on != recorded.decided_on,
-                ),
-            ];
-            match differs.iter().find(|(_, differs)| *differs) {
-                Some((column, _)) => Err(conflict(
-                    column,
-                    format!("The appeal is recorded with another {column}."),
-                )),
-                None => Ok(Outcome::Unchanged),
-            }
+            refuse_differences(
+                &[
+                    (
+                        "reduced_form",
+                        stated("reduced_form") && appeal.reduced_form != recorded.reduced_form,
+                    ),
+                    (
+                        "appeal_filed_on",
+                        stated("appeal_filed_on") && appeal.filed_on != recorded.filed_on,
+                    ),
+                    (
+                        "appeal_decided_on",
+                        stated("appeal_decided_on") && appeal.decided_on != recorded.decided_on,
+                    ),
+                ],
+                |column| format!("The appeal is recorded with another {column}."),
+            )?;
+            Ok(Outcome::Unchanged)
         }
         (None, _) => Ok(Outcome::Unchanged),
     }
@@ -1063,15 +1076,18 @@ fn award(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
         ));
     }
     // No API edits an award: a row naming another decision is refused, not reported unchanged.
-    if new.decision_number.is_some() && new.decision_number != decision_number {
-        return Err(conflict(
+    refuse_differences(
+        &[(
             "decision_number",
+            states_otherwise(&new.decision_number, &decision_number),
+        )],
+        |_| {
             format!(
                 "The {}-year insignia is recorded under another decision number.",
                 new.tier
-            ),
-        ));
-    }
+            )
+        },
+    )?;
     Ok(Outcome::Unchanged)
 }
 

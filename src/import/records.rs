@@ -237,7 +237,6 @@ impl<R> QuoteCheck<R> {
 
     fn check(&mut self, bytes: &[u8]) -> Result<(), ReadError> {
         for &b in bytes {
-            let ends_record = matches!(b, b'\n' | b'\r');
             self.field =
                 match (self.field, b) {
                     (Field::Quoted, b'"') => Field::QuoteInQuoted,
@@ -269,7 +268,8 @@ impl<R> QuoteCheck<R> {
                     )),
                     (Field::Start | Field::Unquoted, _) => Field::Unquoted,
                 };
-            if !ends_record || self.field == Field::Quoted {
+            // A line break inside quotes belongs to a record already begun (by its quote).
+            if !matches!(b, b'\n' | b'\r') {
                 self.in_record = true;
             }
         }
