@@ -11,6 +11,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use crate::import::records::{Format, RowCounter};
+
 /// Why a command failed, and so its exit code.
 #[derive(Debug)]
 pub enum Failure {
@@ -101,11 +103,12 @@ pub(crate) fn copy_body(
     Ok(std::io::copy(&mut reader.by_ref().take(length), out)?)
 }
 
-fn content_type_of(path: &Path) -> Result<&'static str, Failure> {
+/// The file's format, from its name, with the content type it is sent as.
+fn format_of(path: &Path) -> Result<(Format, &'static str), Failure> {
     match path.extension().and_then(|e| e.to_str()) {
-        Some("csv") => Ok("text/csv"),
-        Some("json") => Ok("application/json"),
-        Some("ndjson" | "jsonl") => Ok("application/x-ndjson"),
+        Some("csv") => Ok((Format::Csv, "text/csv")),
+        Some("json") => Ok((Format::Json, "application/json")),
+        Some("ndjson" | "jsonl") => Ok((Format::Ndjson, "application/x-ndjson")),
         _ => Err(Failure::Usage(format!(
             "{}: name the file .csv, .json or .ndjson so that its format is known",
             path.display()
@@ -122,7 +125,7 @@ pub fn import(
     dry_run: bool,
     mode: &str,
 ) -> Result<(), Failure> {
-    let content_type = content_type_of(file)?;
+    let (format, content_type) = format_of(file)?;
     let mut input = File::open(file)
         .map_err(|e| Failure::Usage(format!("cannot open {}: {e}", file.display())))?;
     let size = input.metadata()?.len();
@@ -136,7 +139,8 @@ pub fn import(
     stream.write_all(head.as_bytes())?;
     let progress = std::io::stderr().is_terminal();
     let mut buffer = vec![0u8; 256 * 1024];
-    let (mut sent, mut lines) = (0u64, 0u64);
+    let mut sent = 0u64;
+    let mut rows = RowCounter::new(format);
     loop {
         let n = input.read(&mut buffer)?;
         if n == 0 {
@@ -147,13 +151,13 @@ pub fn import(
             break;
         }
         sent += n as u64;
-        lines += buffer[..n].iter().filter(|b| **b == b'\n').count() as u64;
         if progress {
+            rows.feed(&buffer[..n]);
             eprint!(
-                "\r{kind}: {:.1} of {:.1} MB sent, {} lines",
+                "\r{kind}: {:.1} of {:.1} MB sent, {} rows",
                 sent as f64 / 1e6,
                 size as f64 / 1e6,
-                lines
+                rows.rows()
             );
         }
     }

@@ -237,43 +237,66 @@ impl<R> QuoteCheck<R> {
 
     fn check(&mut self, bytes: &[u8]) -> Result<(), ReadError> {
         for &b in bytes {
-            self.field =
-                match (self.field, b) {
-                    (Field::Quoted, b'"') => Field::QuoteInQuoted,
-                    (Field::Quoted, _) => Field::Quoted,
-                    (Field::QuoteInQuoted, b'"') => Field::Quoted,
-                    (Field::Start, b'"') => {
-                        self.opened_at = self.records;
-                        Field::Quoted
-                    }
-                    (_, b',') => Field::Start,
-                    (_, b'\n' | b'\r') => {
-                        if self.in_record {
-                            self.records += 1;
-                            self.in_record = false;
-                        }
-                        Field::Start
-                    }
-                    (Field::Unquoted, b'"') => {
-                        return Err(self.at(
-                            self.records,
-                            "has a quote inside a field that does not begin with one: quote the \
+            let (field, step) = self.field.next(b);
+            match step {
+                Step::Opened => self.opened_at = self.records,
+                Step::LineBreak if self.in_record => {
+                    self.records += 1;
+                    self.in_record = false;
+                }
+                Step::QuoteInUnquoted => {
+                    return Err(self.at(
+                        self.records,
+                        "has a quote inside a field that does not begin with one: quote the \
                          whole field and double the quote (\"\")",
-                        ))
-                    }
-                    (Field::QuoteInQuoted, _) => return Err(self.at(
+                    ))
+                }
+                Step::TextAfterQuote => {
+                    return Err(self.at(
                         self.records,
                         "has text after a closing quote: quote the whole field and double each \
                          quote inside it (\"\")",
-                    )),
-                    (Field::Start | Field::Unquoted, _) => Field::Unquoted,
-                };
+                    ))
+                }
+                _ => {}
+            }
+            self.field = field;
             // A line break inside quotes belongs to a record already begun (by its quote).
             if !matches!(b, b'\n' | b'\r') {
                 self.in_record = true;
             }
         }
         Ok(())
+    }
+}
+
+/// What a byte did besides moving a CSV field to its next state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Other,
+    /// A quote opened a quoted field.
+    Opened,
+    /// A line break outside quotes: the end of a record, if one was begun.
+    LineBreak,
+    /// RFC 4180 forbids these two; the state after them is what a lenient reader would assume.
+    QuoteInUnquoted,
+    TextAfterQuote,
+}
+
+impl Field {
+    /// The field's state after byte `b` (RFC 4180), and what the byte did.
+    fn next(self, b: u8) -> (Field, Step) {
+        match (self, b) {
+            (Field::Quoted, b'"') => (Field::QuoteInQuoted, Step::Other),
+            (Field::Quoted, _) => (Field::Quoted, Step::Other),
+            (Field::QuoteInQuoted, b'"') => (Field::Quoted, Step::Other),
+            (Field::Start, b'"') => (Field::Quoted, Step::Opened),
+            (_, b',') => (Field::Start, Step::Other),
+            (_, b'\n' | b'\r') => (Field::Start, Step::LineBreak),
+            (Field::Unquoted, b'"') => (Field::Unquoted, Step::QuoteInUnquoted),
+            (Field::QuoteInQuoted, _) => (Field::Unquoted, Step::TextAfterQuote),
+            (Field::Start | Field::Unquoted, _) => (Field::Unquoted, Step::Other),
+        }
     }
 }
 
@@ -292,6 +315,113 @@ impl<R: Read> Read for QuoteCheck<R> {
             self.failed = Some(e.clone());
             broken(e)
         })
+    }
+}
+
+/// Counts a file's data rows as its bytes go by, without parsing them: the command line's
+/// progress line (`party-records import`), which the server's answer then confirms. CSV:
+/// records (a line break inside a quoted cell does not end one, as in [`QuoteCheck`]), the
+/// header and blank lines not counted. NDJSON: lines with anything but spaces on them. A JSON
+/// array: the objects at its top level (a one-line file counts as it goes).
+pub struct RowCounter {
+    format: Format,
+    field: Field,
+    /// Whether the current line or record has begun (CSV, NDJSON).
+    in_record: bool,
+    /// Records ended (CSV, NDJSON) or objects begun (JSON).
+    records: u64,
+    /// JSON: how deep in arrays and objects, and whether inside a string (after a backslash).
+    depth: u32,
+    /// JSON: whether the outermost value is an array (a lone object is not rows).
+    in_array: bool,
+    in_string: bool,
+    escaped: bool,
+}
+
+impl RowCounter {
+    pub fn new(format: Format) -> Self {
+        RowCounter {
+            format,
+            field: Field::Start,
+            in_record: false,
+            records: 0,
+            depth: 0,
+            in_array: false,
+            in_string: false,
+            escaped: false,
+        }
+    }
+
+    pub fn feed(&mut self, bytes: &[u8]) {
+        match self.format {
+            Format::Csv => {
+                for &b in bytes {
+                    let (field, step) = self.field.next(b);
+                    self.field = field;
+                    if step == Step::LineBreak {
+                        self.end_record();
+                    } else if !matches!(b, b'\n' | b'\r') {
+                        self.in_record = true;
+                    }
+                }
+            }
+            Format::Ndjson => {
+                for &b in bytes {
+                    match b {
+                        b'\n' => self.end_record(),
+                        b' ' | b'\t' | b'\r' => {}
+                        _ => self.in_record = true,
+                    }
+                }
+            }
+            Format::Json => {
+                for &b in bytes {
+                    self.json_byte(b);
+                }
+            }
+        }
+    }
+
+    fn end_record(&mut self) {
+        if self.in_record {
+            self.records += 1;
+            self.in_record = false;
+        }
+    }
+
+    fn json_byte(&mut self, b: u8) {
+        if self.in_string {
+            match (self.escaped, b) {
+                (true, _) => self.escaped = false,
+                (false, b'\\') => self.escaped = true,
+                (false, b'"') => self.in_string = false,
+                _ => {}
+            }
+            return;
+        }
+        match b {
+            b'"' => self.in_string = true,
+            b'{' | b'[' => {
+                match (self.depth, b) {
+                    (0, b'[') => self.in_array = true,
+                    (1, b'{') if self.in_array => self.records += 1,
+                    _ => {}
+                }
+                self.depth += 1;
+            }
+            b'}' | b']' => self.depth = self.depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+
+    /// The data rows seen so far (a CSV or NDJSON row still being sent included).
+    pub fn rows(&self) -> u64 {
+        let begun = self.records + u64::from(self.in_record);
+        match self.format {
+            Format::Csv => begun.saturating_sub(1),
+            Format::Ndjson => begun,
+            Format::Json => self.records,
+        }
     }
 }
 
@@ -575,5 +705,46 @@ mod tests {
             Some(Format::Json)
         );
         assert_eq!(Format::from_content_type("text/plain"), None);
+    }
+
+    /// The rows counted when the bytes come whole and when they come one at a time.
+    fn counted(format: Format, body: &str) -> (u64, u64) {
+        let mut whole = RowCounter::new(format);
+        whole.feed(body.as_bytes());
+        let mut bytewise = RowCounter::new(format);
+        for b in body.as_bytes() {
+            bytewise.feed(std::slice::from_ref(b));
+        }
+        (whole.rows(), bytewise.rows())
+    }
+
+    #[test]
+    fn the_row_counter_counts_csv_records_not_lines() {
+        let body = "code,name\r\n\r\nA,\"two\nlines, \"\"quoted\"\"\"\r\nB,x\n\nC,\"\"";
+        assert_eq!(counted(Format::Csv, body), (3, 3));
+        // The rows the reader finds: the counter agrees with it.
+        assert_eq!(all(Format::Csv, body.as_bytes()).unwrap().len(), 3);
+        assert_eq!(counted(Format::Csv, "code,name\n"), (0, 0));
+        assert_eq!(counted(Format::Csv, ""), (0, 0));
+    }
+
+    #[test]
+    fn the_row_counter_counts_ndjson_lines_with_content() {
+        let body = "{\"a\":1}\n  \n{\"a\":\"}\\n\"}\r\n\n{\"a\":3}";
+        assert_eq!(counted(Format::Ndjson, body), (3, 3));
+        assert_eq!(counted(Format::Ndjson, "\n \n"), (0, 0));
+    }
+
+    #[test]
+    fn the_row_counter_counts_a_json_arrays_top_level_objects_on_one_line() {
+        let body = r#"[{"a":{"b":[1,{"c":2}]},"s":"}{[\"{"},{"a":"\\"},{}]"#;
+        assert_eq!(counted(Format::Json, body), (3, 3));
+        // Cells only, as the reader takes them: the counter agrees with it.
+        let cells = r#"[{"a":"}{[\"{","b":1},{"a":"\\","b":true}, {} ]"#;
+        assert_eq!(counted(Format::Json, cells), (3, 3));
+        assert_eq!(all(Format::Json, cells.as_bytes()).unwrap().len(), 3);
+        assert_eq!(counted(Format::Json, "[]"), (0, 0));
+        // A lone object is not an array of rows.
+        assert_eq!(counted(Format::Json, r#"{"a":{"b":1}}"#), (0, 0));
     }
 }
