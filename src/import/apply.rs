@@ -28,7 +28,7 @@ use crate::db::DbConn;
 use crate::domain::discipline::SubjectType;
 use crate::domain::member::LeaveReason;
 use crate::error::{Error, Result};
-use crate::store::members::{self as member_store, MemberPatch, MemberRow, NewMember};
+use crate::store::members::{self as member_store, MemberPatch, MemberRow};
 use crate::store::organizations::{self as org_store, OrganizationPatch};
 use crate::store::{discipline as discipline_store, insignia as insignia_store};
 use crate::store::{ratings as rating_store, targets as target_store};
@@ -306,17 +306,9 @@ const MEMBER_FIELDS: &[&str] = &[
     "override_reason",
 ];
 
-/// A departure stated by a member row: why and when.
-type Leave = Option<(LeaveReason, NaiveDate)>;
-
-/// A member row read into the single-record API's admission, and the departure it states.
-pub type PreparedMember = (NewMember, Leave);
-
-/// A member row read into the single-record API's admission, and the departure it states.
-pub fn prepare_member(
-    ctx: &Context,
-    row: &Row,
-) -> Result<(NewMember, Option<(LeaveReason, NaiveDate)>)> {
+/// A member row read into the single-record API's admission, with the departure it states
+/// (made on the reading thread: [`member_store::Admission`]).
+pub fn prepare_member(ctx: &Context, row: &Row) -> Result<member_store::Admission> {
     let new = row
         .request::<MemberCreate>(&same(MEMBER_FIELDS))?
         .prepare(ctx.caller)?;
@@ -338,7 +330,7 @@ pub fn prepare_member(
             ))
         }
     };
-    Ok((new, leave))
+    Ok(member_store::Admission::new(new, leave))
 }
 
 /// Member rows, a batch at a time: new members are admitted together, with the departure a
@@ -348,7 +340,7 @@ pub fn prepare_member(
 pub fn member_batch(
     conn: &mut DbConn,
     ctx: &Context,
-    batch: Vec<(Row, Result<PreparedMember>)>,
+    batch: Vec<(Row, Result<member_store::Admission>)>,
 ) -> Result<Vec<(Row, Result<Outcome>)>> {
     let (rows, prepared): (Vec<Row>, Vec<_>) = batch.into_iter().unzip();
     let (batch, news) = pending(rows, prepared);
@@ -370,7 +362,9 @@ pub fn member_batch(
 /// The row of a recorded member (`member_batch` found its profile number taken): compared
 /// with the record and updated the way the API would.
 fn update_member(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
-    let (new, leave) = prepare_member(ctx, row)?;
+    let member_store::Admission {
+        new, left: leave, ..
+    } = prepare_member(ctx, row)?;
     let pn = new.profile_number.clone();
     may_update(ctx, "profile_number")?;
     let current = member_store::find_visible(conn, ctx.vis, &pn)?;

@@ -261,7 +261,7 @@ enum Item {
     Row {
         row: columns::Row,
         key: u64,
-        prepared: Option<Box<Result<apply::PreparedMember>>>,
+        prepared: Option<Box<Result<crate::store::members::Admission>>>,
     },
     /// A record that cannot be written, with its problems (row 0: the CSV header).
     Failed(usize, Vec<FieldError>),
@@ -359,7 +359,7 @@ struct Writer<'a> {
     summary: Summary,
     errors: RowErrors,
     /// Member rows waiting for their batch.
-    pending: Vec<(columns::Row, Result<apply::PreparedMember>)>,
+    pending: Vec<(columns::Row, Result<crate::store::members::Admission>)>,
     /// Rows of the other batched kinds (organisations, ratings) waiting for their batch.
     pending_rows: Vec<columns::Row>,
     /// The key hashes of the rows waiting for their batch (`repeats_in_batch`).

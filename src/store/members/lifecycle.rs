@@ -99,7 +99,7 @@ pub struct NewMember {
 pub fn create(conn: &mut DbConn, vis: Visibility, new: NewMember, by: &str) -> Result<Member> {
     crate::db::write_transaction(conn, |conn| {
         let id = summaries::now(conn, |conn, batch| {
-            create_many(conn, vis, vec![(new, None)], by, batch)?.remove(0)
+            create_many(conn, vis, vec![Admission::new(new, None)], by, batch)?.remove(0)
         })?;
         reload(conn, id)
     })
@@ -115,9 +115,34 @@ const INSERT_CHUNK: usize = 500;
 /// (`discipline::create`).
 pub type Departure = (LeaveReason, NaiveDate);
 
+/// An admission as [`create_many`] takes it: the new member, the departure a register row
+/// states, and the keys the name is searched and sorted by (`members.search_name`,
+/// `members.sort_key`). The keys cost a member's writer as much as the rest of its row, so
+/// the import computes them on its reading thread, beside the writing transaction, by making
+/// the admission there ([`Admission::new`]).
+pub struct Admission {
+    pub new: NewMember,
+    pub left: Option<Departure>,
+    search_name: String,
+    sort_key: String,
+}
+
+impl Admission {
+    pub fn new(new: NewMember, left: Option<Departure>) -> Admission {
+        Admission {
+            search_name: text::search_key(&new.full_name),
+            sort_key: text::vietnamese_name_key(&new.full_name),
+            new,
+            left,
+        }
+    }
+}
+
 /// A new member who passed every check, with what was looked up for them.
 struct Admitted {
     new: NewMember,
+    search_name: String,
+    sort_key: String,
     org: (i64, String),
     since: NaiveDate,
     official_on: Option<NaiveDate>,
@@ -135,12 +160,12 @@ struct Admitted {
 pub fn create_many(
     conn: &mut DbConn,
     vis: Visibility,
-    news: Vec<(NewMember, Option<Departure>)>,
+    news: Vec<Admission>,
     by: &str,
     summaries: &mut summaries::Batch,
 ) -> Result<Vec<Result<i64>>> {
     crate::db::write_transaction(conn, |conn| {
-        let numbers: Vec<&String> = news.iter().map(|(n, _)| &n.profile_number).collect();
+        let numbers: Vec<&String> = news.iter().map(|a| &a.new.profile_number).collect();
         let taken: HashSet<String> = members::table
             .filter(members::profile_number.eq_any(&numbers))
             .select(members::profile_number)
@@ -149,7 +174,7 @@ pub fn create_many(
             .collect();
         let cards: Vec<&String> = news
             .iter()
-            .filter_map(|(n, _)| n.card_number.as_ref())
+            .filter_map(|a| a.new.card_number.as_ref())
             .collect();
         let mut cards_taken: HashSet<String> = if cards.is_empty() {
             HashSet::new()
@@ -163,7 +188,7 @@ pub fn create_many(
         };
         let mut codes: Vec<String> = news
             .iter()
-            .map(|(n, _)| n.organization_code.clone())
+            .map(|a| a.new.organization_code.clone())
             .collect();
         codes.sort();
         codes.dedup();
@@ -175,8 +200,8 @@ pub fn create_many(
 
         let mut results: Vec<Result<i64>> = Vec::with_capacity(news.len());
         let mut admitted: Vec<(usize, Admitted)> = Vec::new();
-        for (i, (new, left)) in news.into_iter().enumerate() {
-            match check_new(new, left, &taken, &mut cards_taken, &orgs) {
+        for (i, admission) in news.into_iter().enumerate() {
+            match check_new(admission, &taken, &mut cards_taken, &orgs) {
                 Ok(a) => {
                     admitted.push((i, a));
                     results.push(Ok(0));
@@ -196,12 +221,17 @@ pub fn create_many(
 
 /// Every check of one admission, against what the batch looked up.
 fn check_new(
-    new: NewMember,
-    left: Option<Departure>,
+    admission: Admission,
     taken: &HashSet<String>,
     cards_taken: &mut HashSet<String>,
     orgs: &HashMap<String, OrgRow>,
 ) -> Result<Admitted> {
+    let Admission {
+        new,
+        left,
+        search_name,
+        sort_key,
+    } = admission;
     if taken.contains(&new.profile_number) {
         return Err(Error::invalid(
             "profile_number",
@@ -263,6 +293,8 @@ fn check_new(
         official_on,
         left,
         new,
+        search_name,
+        sort_key,
     })
 }
 
@@ -294,8 +326,8 @@ struct MemberInsert<'a> {
     profile_number: &'a str,
     card_number: Option<&'a str>,
     full_name: &'a str,
-    search_name: String,
-    sort_key: String,
+    search_name: &'a str,
+    sort_key: &'a str,
     gender: &'static str,
     born_on: NaiveDate,
     ethnicity: Option<&'a str>,
@@ -358,8 +390,8 @@ fn insert_admitted(
                 profile_number: &n.profile_number,
                 card_number: n.card_number.as_deref(),
                 full_name: &n.full_name,
-                search_name: text::search_key(&n.full_name),
-                sort_key: text::vietnamese_name_key(&n.full_name),
+                search_name: &a.search_name,
+                sort_key: &a.sort_key,
                 gender: n.gender.as_str(),
                 born_on: n.born_on,
                 ethnicity: n.ethnicity.as_deref(),
