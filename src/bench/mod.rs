@@ -13,7 +13,7 @@ use diesel::sql_types::{BigInt, Text};
 use crate::auth::password::hash_password;
 use crate::auth::Visibility;
 use crate::client;
-use crate::db::{self, DbConn, Engine};
+use crate::db::{self, Day, DbConn, Engine, Stamp};
 use crate::demo::dataset::DataSet;
 use crate::demo::figures::Figures;
 use crate::domain::Role;
@@ -610,12 +610,12 @@ struct BaselineMember<'a> {
     search_name: &'a str,
     sort_key: &'a str,
     gender: &'a str,
-    born_on: NaiveDate,
+    born_on: Day,
     organization_id: i64,
-    admitted_on: NaiveDate,
+    admitted_on: Day,
     version: i64,
-    created_at: chrono::NaiveDateTime,
-    updated_at: chrono::NaiveDateTime,
+    created_at: Stamp,
+    updated_at: Stamp,
 }
 
 /// The engine's own bulk-load speed for the same member rows, into the same table, in one
@@ -676,12 +676,12 @@ fn load_baseline(conn: &mut DbConn, members_file: &std::path::Path) -> Result<Ro
                     search_name: &r[name],
                     sort_key: &r[name],
                     gender: &r[gender],
-                    born_on: parse(born)?,
+                    born_on: Day(parse(born)?),
                     organization_id: orgs[&r[org]],
-                    admitted_on: parse(admitted)?,
+                    admitted_on: Day(parse(admitted)?),
                     version: 1,
-                    created_at: now,
-                    updated_at: now,
+                    created_at: Stamp(now),
+                    updated_at: Stamp(now),
                 });
             }
             let start = Instant::now();
@@ -689,9 +689,9 @@ fn load_baseline(conn: &mut DbConn, members_file: &std::path::Path) -> Result<Ro
                 DbConn::Postgres(_) => {
                     crate::bulk_insert!(conn, m::table, &rows)?;
                 }
-                DbConn::Sqlite(_) => {
+                DbConn::Sqlite(c) => {
                     for row in &rows {
-                        diesel::insert_into(m::table).values(row).execute(conn)?;
+                        diesel::insert_into(m::table).values(row).execute(c)?;
                     }
                 }
             }

@@ -3,7 +3,10 @@
 //!
 //! Everything else in the crate talks to [`DbConn`] and writes each query once.
 
+pub mod binding;
 pub mod schema;
+
+pub use binding::{Day, Stamp};
 
 use std::time::Duration;
 

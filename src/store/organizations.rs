@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::auth::Visibility;
 use crate::db::schema::{organization_tree as tree, organizations as orgs};
-use crate::db::{DbConn, MultiBackend};
+use crate::db::{Day, DbConn, MultiBackend, Stamp};
 use crate::domain::organization::{self as rules, Lifetime, OrgKind};
 use crate::domain::text;
 use crate::error::{Error, Result};
@@ -335,12 +335,12 @@ struct OrgInsert<'a> {
     name: &'a str,
     search_name: String,
     kind: &'static str,
-    established_on: NaiveDate,
-    dissolved_on: Option<NaiveDate>,
+    established_on: Day,
+    dissolved_on: Option<Day>,
     has_branch_committee: bool,
     version: i64,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
+    created_at: Stamp,
+    updated_at: Stamp,
 }
 
 #[derive(Insertable)]
@@ -349,8 +349,8 @@ struct TreeInsert {
     ancestor_id: i64,
     descendant_id: i64,
     depth: i32,
-    valid_from: NaiveDate,
-    valid_to: Option<NaiveDate>,
+    valid_from: Day,
+    valid_to: Option<Day>,
 }
 
 /// Creates `news` in order: the checks of each are those of a single creation, with the codes
@@ -456,12 +456,12 @@ pub fn create_many(
                         name: &n.name,
                         search_name: text::search_key(&n.name),
                         kind: n.kind.as_str(),
-                        established_on: n.established_on,
-                        dissolved_on: n.dissolved_on,
+                        established_on: Day(n.established_on),
+                        dissolved_on: n.dissolved_on.map(Day),
                         has_branch_committee: n.has_branch_committee,
                         version: 1,
-                        created_at: now,
-                        updated_at: now,
+                        created_at: Stamp(now),
+                        updated_at: Stamp(now),
                     }
                 })
                 .collect();
@@ -488,8 +488,8 @@ pub fn create_many(
                     },
                     descendant_id: ids[i],
                     depth: a.depth,
-                    valid_from: a.valid_from,
-                    valid_to: a.valid_to,
+                    valid_from: Day(a.valid_from),
+                    valid_to: a.valid_to.map(Day),
                 })
             })
             .collect();

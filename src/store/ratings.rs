@@ -14,7 +14,7 @@ use crate::db::schema::{
     members, memberships, organization_ratings as orr, organization_tree as tree,
     organizations as orgs,
 };
-use crate::db::{DbConn, MultiBackend};
+use crate::db::{Day, DbConn, MultiBackend, Stamp};
 use crate::domain::organization::OrgKind;
 use crate::domain::rating::{
     self as rules, year_end, year_start, Level, MemberFacts, OrganizationFacts,
@@ -486,11 +486,11 @@ struct MemberRatingInsert<'a> {
     score: Option<i32>,
     reason: Option<&'a str>,
     self_corrected: bool,
-    decided_on: Option<NaiveDate>,
+    decided_on: Option<Day>,
     override_reason: Option<&'a str>,
     version: i64,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
+    created_at: Stamp,
+    updated_at: Stamp,
 }
 
 /// Ratings of many members entered together (the bulk import, which found the members in
@@ -573,11 +573,11 @@ pub fn create_member_ratings_many(
                         score: input.score,
                         reason: input.reason.as_deref(),
                         self_corrected: input.self_corrected,
-                        decided_on: input.decided_on,
+                        decided_on: input.decided_on.map(Day),
                         override_reason: input.override_reason.as_deref(),
                         version: 1,
-                        created_at: now,
-                        updated_at: now,
+                        created_at: Stamp(now),
+                        updated_at: Stamp(now),
                     });
                     results.push(Ok(()));
                 }
@@ -954,11 +954,11 @@ struct OrgRatingInsert<'a> {
     level: &'static str,
     score: Option<i32>,
     reason: Option<&'a str>,
-    decided_on: Option<NaiveDate>,
+    decided_on: Option<Day>,
     override_reason: Option<&'a str>,
     version: i64,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
+    created_at: Stamp,
+    updated_at: Stamp,
 }
 
 /// Ratings of many organisations entered together (the bulk import, which found the
@@ -1022,11 +1022,11 @@ pub fn create_org_ratings_many(
                         level: input.level.as_str(),
                         score: input.score,
                         reason: input.reason.as_deref(),
-                        decided_on: input.decided_on,
+                        decided_on: input.decided_on.map(Day),
                         override_reason: input.override_reason.as_deref(),
                         version: 1,
-                        created_at: now,
-                        updated_at: now,
+                        created_at: Stamp(now),
+                        updated_at: Stamp(now),
                     });
                     results.push(Ok(()));
                 }

@@ -329,19 +329,19 @@ struct MemberInsert<'a> {
     search_name: &'a str,
     sort_key: &'a str,
     gender: &'static str,
-    born_on: NaiveDate,
+    born_on: Day,
     ethnicity: Option<&'a str>,
     religion: Option<&'a str>,
     national_id: Option<&'a str>,
     organization_id: i64,
-    admitted_on: NaiveDate,
-    ceremony_on: Option<NaiveDate>,
-    official_on: Option<NaiveDate>,
-    left_on: Option<NaiveDate>,
+    admitted_on: Day,
+    ceremony_on: Option<Day>,
+    official_on: Option<Day>,
+    left_on: Option<Day>,
     leave_reason: Option<&'static str>,
     version: i64,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
+    created_at: Stamp,
+    updated_at: Stamp,
 }
 
 #[derive(Insertable)]
@@ -350,26 +350,26 @@ struct MembershipInsert {
     member_id: i64,
     organization_id: i64,
     kind: &'static str,
-    valid_from: NaiveDate,
-    valid_to: Option<NaiveDate>,
+    valid_from: Day,
+    valid_to: Option<Day>,
 }
 
 #[derive(Insertable)]
 #[diesel(table_name = exemptions, treat_none_as_default_value = false)]
 struct ExemptionInsert {
     member_id: i64,
-    starts_on: NaiveDate,
-    ends_on: Option<NaiveDate>,
+    starts_on: Day,
+    ends_on: Option<Day>,
 }
 
 #[derive(Insertable)]
 #[diesel(table_name = events, treat_none_as_default_value = false)]
 struct EventInsert<'a> {
     member_id: i64,
-    occurred_on: NaiveDate,
+    occurred_on: Day,
     kind: &'static str,
     details: String,
-    recorded_at: NaiveDateTime,
+    recorded_at: Stamp,
     recorded_by: Option<&'a str>,
 }
 
@@ -393,20 +393,20 @@ fn insert_admitted(
                 search_name: &a.search_name,
                 sort_key: &a.sort_key,
                 gender: n.gender.as_str(),
-                born_on: n.born_on,
+                born_on: Day(n.born_on),
                 ethnicity: n.ethnicity.as_deref(),
                 religion: n.religion.as_deref(),
                 national_id: n.national_id.as_deref(),
                 organization_id: a.org.0,
-                admitted_on: n.admitted_on,
-                ceremony_on: n.ceremony_on,
-                official_on: a.official_on,
-                left_on: a.left.map(|(_, on)| on),
+                admitted_on: Day(n.admitted_on),
+                ceremony_on: n.ceremony_on.map(Day),
+                official_on: a.official_on.map(Day),
+                left_on: a.left.map(|(_, on)| Day(on)),
                 leave_reason: a.left.map(|(reason, _)| reason.as_str()),
                 // Admitted, then taken off the roll: the version the two writes would leave.
                 version: if a.left.is_some() { 2 } else { 1 },
-                created_at: now,
-                updated_at: now,
+                created_at: Stamp(now),
+                updated_at: Stamp(now),
             }
         })
         .collect();
@@ -427,8 +427,8 @@ fn insert_admitted(
             member_id: *id,
             organization_id: a.org.0,
             kind: MembershipKind::Official.as_str(),
-            valid_from: a.since,
-            valid_to: a.left.map(|(_, on)| on),
+            valid_from: Day(a.since),
+            valid_to: a.left.map(|(_, on)| Day(on)),
         })
         .collect();
     crate::bulk_insert!(conn, memberships::table, &spans)?;
@@ -438,8 +438,8 @@ fn insert_admitted(
         .filter_map(|((_, a), id)| {
             a.new.exempt_since.map(|from| ExemptionInsert {
                 member_id: *id,
-                starts_on: from,
-                ends_on: a.left.map(|(_, on)| on),
+                starts_on: Day(from),
+                ends_on: a.left.map(|(_, on)| Day(on)),
             })
         })
         .collect();
@@ -473,10 +473,10 @@ fn insert_admitted(
     let event =
         |member_id: i64, occurred_on: NaiveDate, kind: &'static str, details: Value| EventInsert {
             member_id,
-            occurred_on,
+            occurred_on: Day(occurred_on),
             kind,
             details: details.to_string(),
-            recorded_at: now,
+            recorded_at: Stamp(now),
             recorded_by: Some(by),
         };
     for ((_, a), id) in chunk.iter().zip(&ids) {

@@ -20,7 +20,7 @@ use crate::db::schema::{
     member_events as events, member_exemptions as exemptions, members, memberships,
     organizations as orgs, party_age_gaps as gaps, positions,
 };
-use crate::db::{DbConn, MultiBackend};
+use crate::db::{Day, DbConn, MultiBackend, Stamp};
 use crate::domain::member::{
     self as rules, GapReason, Gender, LeaveReason, MembershipKind, PartyAge,
 };
