@@ -117,9 +117,10 @@ pub type Departure = (LeaveReason, NaiveDate);
 
 /// An admission as [`create_many`] takes it: the new member, the departure a register row
 /// states, and the keys the name is searched and sorted by (`members.search_name`,
-/// `members.sort_key`). The keys cost a member's writer as much as the rest of its row, so
-/// the import computes them on its reading thread, beside the writing transaction, by making
-/// the admission there ([`Admission::new`]).
+/// `members.sort_key`). Computed in the writing transaction, the keys were about 8% of the
+/// members import's writer (perf, BENCHMARKS.md, twelfth pass), so the import computes them
+/// on its reading thread, beside the transaction, by making the admission there
+/// ([`Admission::new`]).
 pub struct Admission {
     pub new: NewMember,
     pub left: Option<Departure>,
