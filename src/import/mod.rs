@@ -76,6 +76,24 @@ impl Kind {
         }
     }
 
+    /// The tables whose statistics an import of this kind refreshes while it writes
+    /// (`Writer::refresh_statistics_as_tables_grow`): those its statements and PostgreSQL's
+    /// foreign-key checks look rows up in. A member's memberships, exemptions and history are
+    /// written, never looked up, so a members file refreshes `members` alone (all four at
+    /// each doubling cost a province's file 17%); every table is analysed again after the
+    /// file (`db::refresh_stale_statistics`).
+    fn looked_up_tables(self) -> &'static [&'static str] {
+        match self {
+            Kind::Members => &["members"],
+            other => other.tables(),
+        }
+    }
+
+    /// Whether rows are written a batch at a time (members, and the [`Kind::batched`] kinds).
+    fn written_in_batches(self) -> bool {
+        self == Kind::Members || self.batched()
+    }
+
     /// The summary tables (`store::summaries`) an import of this kind changes: what its rows
     /// change of a member's contribution. A transfer moves everything a member counts for; an
     /// expulsion takes the member off the roll and returns their insignia.
@@ -478,19 +496,35 @@ impl Writer<'_> {
         Ok(())
     }
 
-    /// A row-by-row import refreshes its tables' statistics when the rows it wrote reach
-    /// 1,000, then each doubling (`refresh_due`). Each row's statements are prepared once per
-    /// connection, and PostgreSQL keeps the generic plan it made when the table was empty or
-    /// small: a national file of discipline decisions, on an empty table, looked each key up
-    /// with a scan of the whole `disciplinary_actions` key index (2.7 ms a row at 120,000
-    /// rows: quadratic). `ANALYZE` counts the transaction's own rows and invalidates the
-    /// cached plans of its tables, which are re-planned on their next run. About 7 refreshes
-    /// for 100,000 rows, none under 1,000 rows; a no-op on SQLite.
+    /// An import refreshes its tables' statistics when the rows it wrote reach 1,000, then
+    /// each doubling (`refresh_due`), after a group of rows or a batch. Statements are
+    /// prepared once per connection, and PostgreSQL keeps the generic plan it made when the
+    /// table was empty or small:
+    /// - a national file of discipline decisions, on an empty table, looked each key up with
+    ///   a scan of the whole `disciplinary_actions` key index (2.7 ms a row at 120,000 rows:
+    ///   quadratic);
+    /// - the foreign-key checks of a member's memberships and history (PostgreSQL's own
+    ///   cached queries) scanned the whole `members` table for each row when its statistics
+    ///   said it was empty (vacuumed while empty, beside a large key index): the national
+    ///   members file had loaded about 120,000 members after half an hour (BENCHMARKS.md,
+    ///   twelfth pass).
+    ///
+    /// `ANALYZE` counts the transaction's own rows and invalidates the cached plans of its
+    /// tables, which are re-planned on their next run. About 7 refreshes for 100,000 rows,
+    /// none under 1,000 rows; a no-op on SQLite.
     fn refresh_statistics_as_tables_grow(&mut self, conn: &mut DbConn) -> Result<()> {
         let written = self.summary.inserted + self.summary.updated;
         if written >= self.refresh_at {
-            crate::db::refresh_statistics(conn, self.kind.tables())?;
-            self.refresh_at = refresh_due(written);
+            crate::db::refresh_statistics(conn, self.kind.looked_up_tables())?;
+            // A file written a batch at a time looks each batch up in a few statements whose
+            // plans go by key once the tables are not thought empty: one refresh is enough.
+            // At each doubling, as the row-by-row kinds do, the `ANALYZE`s cost a province's
+            // members file 6% (BENCHMARKS.md, twelfth pass).
+            self.refresh_at = if self.kind.written_in_batches() {
+                usize::MAX
+            } else {
+                refresh_due(written)
+            };
         }
         Ok(())
     }
@@ -529,7 +563,7 @@ impl Writer<'_> {
                 self.tally(conn, &row, result)?;
             }
         }
-        Ok(())
+        self.refresh_statistics_as_tables_grow(conn)
     }
 
     fn tally(
@@ -558,12 +592,12 @@ impl Writer<'_> {
     }
 }
 
-/// Rows written by a row-by-row import at which it first refreshes its tables' statistics
-/// (then at each doubling): `Writer::refresh_statistics_as_tables_grow`.
+/// Rows written by an import at which it first refreshes its tables' statistics (then at each
+/// doubling): `Writer::refresh_statistics_as_tables_grow`.
 const FIRST_REFRESH: usize = 1000;
 
-/// The number of rows written at which a row-by-row import that has written `written` rows
-/// next refreshes its tables' statistics: the first of 1,000, 2,000, 4,000… above `written`.
+/// The number of rows written at which an import that has written `written` rows next
+/// refreshes its tables' statistics: the first of 1,000, 2,000, 4,000… above `written`.
 fn refresh_due(written: usize) -> usize {
     let mut due = FIRST_REFRESH;
     while due <= written {
@@ -855,6 +889,20 @@ mod tests {
         assert_eq!(errors.listed[19].row, Some(2000));
         assert_eq!(errors.listed[20].row, Some(2001));
         assert!(errors.listed.windows(2).all(|w| w[0].row <= w[1].row));
+    }
+
+    #[test]
+    fn the_tables_refreshed_while_writing_are_tables_the_kind_writes() {
+        for kind in Kind::ALL {
+            let written = kind.tables();
+            assert!(!kind.looked_up_tables().is_empty(), "{kind}");
+            for table in kind.looked_up_tables() {
+                assert!(written.contains(table), "{kind}: {table}");
+            }
+        }
+        assert_eq!(Kind::Members.looked_up_tables(), ["members"]);
+        assert!(Kind::Members.written_in_batches() && Kind::MemberRatings.written_in_batches());
+        assert!(!Kind::DisciplinaryActions.written_in_batches());
     }
 
     #[test]
