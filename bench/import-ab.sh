@@ -19,20 +19,10 @@ fi
 url=$1 file=$2 kind=$3
 shift 3
 rounds=${ROUNDS:-2} runs=${RUNS:-3}
-export JWT_SECRET=${JWT_SECRET:-import-ab-secret-import-ab-secret-0123}
+. "$(dirname "$0")/serve.sh"
 for round in $(seq "$rounds"); do
     for binary in "$@"; do
-        port=$((20000 + RANDOM % 20000))
-        "$binary" --database-url "$url" --bind "127.0.0.1:$port" serve >/dev/null 2>&1 &
-        server=$!
-        for _ in $(seq 50); do
-            curl -sf "http://127.0.0.1:$port/health" >/dev/null && break
-            sleep 0.1
-        done
-        token=$(curl -sf -X POST -H 'content-type: application/json' \
-            -d '{"username":"bench-admin","password":"benchmark password"}' \
-            "http://127.0.0.1:$port/api/v1/auth/login" |
-            sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+        start_server "$binary" "$url"
         times=""
         for _ in $(seq "$runs"); do
             times="$times $(curl -s -o /dev/null -w '%{http_code}:%{time_total}' -X POST \

@@ -18,23 +18,12 @@ if [ $# -lt 3 ]; then
 fi
 db=$1 file=$2
 shift 2
-export JWT_SECRET=${JWT_SECRET:-import-ab-secret-import-ab-secret-0123}
+. "$(dirname "$0")/serve.sh"
 psql() { command psql -h 127.0.0.1 -U root -d "$db" "$@"; }
 for round in $(seq "${ROUNDS:-3}"); do
     for binary in "$@"; do
         psql -qc "VACUUM ANALYZE members, memberships, member_events, member_exemptions"
-        port=$((20000 + RANDOM % 20000))
-        "$binary" --database-url "postgres://root@127.0.0.1:5432/$db" --bind "127.0.0.1:$port" serve \
-            >/dev/null 2>&1 &
-        server=$!
-        for _ in $(seq 50); do
-            curl -sf "http://127.0.0.1:$port/health" >/dev/null && break
-            sleep 0.1
-        done
-        token=$(curl -sf -X POST -H 'content-type: application/json' \
-            -d '{"username":"bench-admin","password":"benchmark password"}' \
-            "http://127.0.0.1:$port/api/v1/auth/login" |
-            sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+        start_server "$binary" "postgres://root@127.0.0.1:5432/$db"
         rows=$(psql -Atc "SELECT reltuples FROM pg_class WHERE relname = 'members'")
         took=$(curl -s -o /dev/null -w '%{http_code}:%{time_total}' -X POST \
             -H "authorization: Bearer $token" -H 'content-type: text/csv' \
