@@ -340,6 +340,7 @@ pub fn prepare_member(ctx: &Context, row: &Row) -> Result<member_store::Admissio
 pub fn member_batch(
     conn: &mut DbConn,
     ctx: &Context,
+    known_orgs: &mut org_store::Known,
     batch: Vec<(Row, Result<member_store::Admission>)>,
 ) -> Result<Vec<(Row, Result<Outcome>)>> {
     let (rows, prepared): (Vec<Row>, Vec<_>) = batch.into_iter().unzip();
@@ -348,6 +349,7 @@ pub fn member_batch(
         conn,
         ctx.vis,
         news,
+        known_orgs,
         &ctx.by,
         &mut ctx.summaries.lock().expect("one writer"),
     )?;

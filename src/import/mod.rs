@@ -89,11 +89,6 @@ impl Kind {
         }
     }
 
-    /// Whether rows are written a batch at a time (members, and the [`Kind::batched`] kinds).
-    fn written_in_batches(self) -> bool {
-        self == Kind::Members || self.batched()
-    }
-
     /// The summary tables (`store::summaries`) an import of this kind changes: what its rows
     /// change of a member's contribution. A transfer moves everything a member counts for; an
     /// expulsion takes the member off the roll and returns their insignia.
@@ -378,6 +373,9 @@ struct Writer<'a> {
     errors: RowErrors,
     /// Member rows waiting for their batch.
     pending: Vec<(columns::Row, Result<crate::store::members::Admission>)>,
+    /// The organisations member rows named, looked up once for the file (a members file
+    /// writes no organisation).
+    known_orgs: crate::store::organizations::Known,
     /// Rows of the other batched kinds (organisations, ratings) waiting for their batch.
     pending_rows: Vec<columns::Row>,
     /// The key hashes of the rows waiting for their batch (`repeats_in_batch`).
@@ -516,15 +514,12 @@ impl Writer<'_> {
         let written = self.summary.inserted + self.summary.updated;
         if written >= self.refresh_at {
             crate::db::refresh_statistics(conn, self.kind.looked_up_tables())?;
-            // A file written a batch at a time looks each batch up in a few statements whose
-            // plans go by key once the tables are not thought empty: one refresh is enough.
-            // At each doubling, as the row-by-row kinds do, the `ANALYZE`s cost a province's
-            // members file 6% (BENCHMARKS.md, twelfth pass).
-            self.refresh_at = if self.kind.written_in_batches() {
-                usize::MAX
-            } else {
-                refresh_due(written)
-            };
+            // At each doubling, files written in batches too: one refresh at 1,000 rows was
+            // not enough. Beside a key index left large by rolled-back rows, a table of 1,000
+            // rows still looks cheaper to scan than the index to descend (the national
+            // members file after a rolled-back one: 15,101 index pages), and the plan made
+            // then stayed while the table grew to millions (BENCHMARKS.md, thirteenth pass).
+            self.refresh_at = refresh_due(written);
         }
         Ok(())
     }
@@ -545,7 +540,8 @@ impl Writer<'_> {
         self.pending_keys.clear();
         let members = std::mem::take(&mut self.pending);
         if !members.is_empty() {
-            for (row, result) in apply::member_batch(conn, self.ctx, members)? {
+            for (row, result) in apply::member_batch(conn, self.ctx, &mut self.known_orgs, members)?
+            {
                 self.tally(conn, &row, result)?;
             }
         }
@@ -648,6 +644,7 @@ pub fn run<R: Read + Send>(
         },
         errors: RowErrors::default(),
         pending: Vec::new(),
+        known_orgs: Default::default(),
         pending_rows: Vec::new(),
         pending_keys: HashSet::new(),
         changed: audit::RowKeys::default(),
@@ -901,8 +898,6 @@ mod tests {
             }
         }
         assert_eq!(Kind::Members.looked_up_tables(), ["members"]);
-        assert!(Kind::Members.written_in_batches() && Kind::MemberRatings.written_in_batches());
-        assert!(!Kind::DisciplinaryActions.written_in_batches());
     }
 
     #[test]

@@ -169,6 +169,46 @@ pub fn find_visible_many(
         .load(conn)?)
 }
 
+/// The organisations one writer has looked up, found or not: each code is read once, not once
+/// per batch (a members import names the same branches in batch after batch).
+///
+/// Valid only while the writer writes no organisation: a members import holds one for its
+/// whole transaction; a single admission makes its own. (An organisation another writer
+/// commits during the file is not seen by the file's later rows, as it would not be under
+/// a snapshot of the file's start.)
+#[derive(Default)]
+pub struct Known(HashMap<String, Option<OrgRow>>);
+
+impl Known {
+    /// Reads those of `codes` not looked up before (the caller may see the others or not,
+    /// as [`find_visible_many`] decides).
+    pub fn look_up(&mut self, conn: &mut DbConn, vis: Visibility, codes: &[String]) -> Result<()> {
+        let mut missing: Vec<String> = codes
+            .iter()
+            .filter(|code| !self.0.contains_key(*code))
+            .cloned()
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        missing.sort();
+        missing.dedup();
+        let found = find_visible_many(conn, vis, &missing)?;
+        for code in missing {
+            self.0.insert(code, None);
+        }
+        for org in found {
+            self.0.insert(org.code.clone(), Some(org));
+        }
+        Ok(())
+    }
+
+    /// The organisation `code`, if it was looked up and the caller may see it.
+    pub fn get(&self, code: &str) -> Option<&OrgRow> {
+        self.0.get(code).and_then(Option::as_ref)
+    }
+}
+
 /// Like [`find_visible`], but a missing reference in a request body is a 422 on `field`.
 fn find_reference(
     conn: &mut DbConn,

@@ -520,6 +520,63 @@ async fn keys_repeated_far_apart_are_refused_once_per_row_in_both_modes_and_noth
     }
 }
 
+/// The members writer looks each organisation up once for the file
+/// (`store::organizations::Known`): a later batch (rows from 1,001) that names the same codes
+/// as the first gets the same answers, for a branch in the clerk's scope, one outside it
+/// (`scope`) and one that does not exist.
+#[tokio::test]
+async fn organisations_named_again_in_a_later_batch_are_judged_as_in_the_first() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    loaded(&app, &admin).await;
+    app.insert_user("clerk", Role::Clerk, Some("VT"));
+    let clerk = app.token("clerk").await;
+    let file = |bad: bool| {
+        let mut body =
+            String::from("profile_number,full_name,gender,born_on,organization_code,admitted_on\n");
+        for row in 1..=1500 {
+            let org = match row {
+                5 | 1205 if bad => "B1",
+                6 | 1206 if bad => "NOPE",
+                _ => "A1",
+            };
+            body.push_str(&format!(
+                "VT-{row:05},Võ Văn Em,male,1990-01-01,{org},2015-01-01\n"
+            ));
+        }
+        body
+    };
+    let refused = app.import_csv(&clerk, "members", &file(true)).await;
+    refused.expect_problem(422, None);
+    let errors: Vec<(i64, String, String)> = refused.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["row"].as_i64().unwrap(),
+                e["field"].as_str().unwrap().to_string(),
+                e["code"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected: Vec<(i64, String, String)> = [
+        (5, "scope"),
+        (6, "member.organization_not_found"),
+        (1205, "scope"),
+        (1206, "member.organization_not_found"),
+    ]
+    .into_iter()
+    .map(|(row, code)| (row, "organization_code".to_string(), code.to_string()))
+    .collect();
+    assert_eq!(errors, expected, "{}", refused.text);
+    let imported = app.import_csv(&clerk, "members", &file(false)).await;
+    imported.expect(200);
+    assert_eq!(imported.body["inserted"], 1500, "{}", imported.text);
+    let member = app.get("/api/v1/members/VT-01205", &admin).await;
+    assert_eq!(member.body["organization_code"], "A1", "{}", member.text);
+}
+
 #[tokio::test]
 async fn at_most_a_thousand_errors_are_listed_with_the_total() {
     let app = spawn_app().await;

@@ -99,7 +99,16 @@ pub struct NewMember {
 pub fn create(conn: &mut DbConn, vis: Visibility, new: NewMember, by: &str) -> Result<Member> {
     crate::db::write_transaction(conn, |conn| {
         let id = summaries::now(conn, |conn, batch| {
-            create_many(conn, vis, vec![Admission::new(new, None)], by, batch)?.remove(0)
+            let mut orgs = Known::default();
+            create_many(
+                conn,
+                vis,
+                vec![Admission::new(new, None)],
+                &mut orgs,
+                by,
+                batch,
+            )?
+            .remove(0)
         })?;
         reload(conn, id)
     })
@@ -157,11 +166,13 @@ struct Admitted {
 /// need no lookup).
 /// The answer has one result per member, in order: the new id, or why that member was
 /// refused (the others are written all the same; callers that need all or nothing roll back).
-/// The single-record API admits a batch of one, so there is one way in.
+/// The single-record API admits a batch of one, so there is one way in. `orgs` keeps the
+/// organisations looked up from batch to batch (a members import keeps one for its file).
 pub fn create_many(
     conn: &mut DbConn,
     vis: Visibility,
     news: Vec<Admission>,
+    orgs: &mut Known,
     by: &str,
     summaries: &mut summaries::Batch,
 ) -> Result<Vec<Result<i64>>> {
@@ -187,22 +198,16 @@ pub fn create_many(
                 .into_iter()
                 .collect()
         };
-        let mut codes: Vec<String> = news
+        let codes: Vec<String> = news
             .iter()
             .map(|a| a.new.organization_code.clone())
             .collect();
-        codes.sort();
-        codes.dedup();
-        let orgs: HashMap<String, OrgRow> =
-            crate::store::organizations::find_visible_many(conn, vis, &codes)?
-                .into_iter()
-                .map(|o| (o.code.clone(), o))
-                .collect();
+        orgs.look_up(conn, vis, &codes)?;
 
         let mut results: Vec<Result<i64>> = Vec::with_capacity(news.len());
         let mut admitted: Vec<(usize, Admitted)> = Vec::new();
         for (i, admission) in news.into_iter().enumerate() {
-            match check_new(admission, &taken, &mut cards_taken, &orgs) {
+            match check_new(admission, &taken, &mut cards_taken, orgs) {
                 Ok(a) => {
                     admitted.push((i, a));
                     results.push(Ok(0));
@@ -225,7 +230,7 @@ fn check_new(
     admission: Admission,
     taken: &HashSet<String>,
     cards_taken: &mut HashSet<String>,
-    orgs: &HashMap<String, OrgRow>,
+    orgs: &Known,
 ) -> Result<Admitted> {
     let Admission {
         new,

@@ -27,7 +27,7 @@ use crate::domain::member::{
 use crate::domain::summary::{self, MemberFacts};
 use crate::domain::text;
 use crate::error::{Error, Result};
-use crate::store::organizations::{find_visible as find_org, OrgRow};
+use crate::store::organizations::{find_visible as find_org, Known, OrgRow};
 use crate::store::summaries;
 use crate::store::{check_version, far_future, Page};
 
