@@ -255,14 +255,80 @@ pub fn export(
             answer["detail"].as_str().unwrap_or("")
         )));
     }
-    let bytes = match out {
-        Some(path) => {
-            let mut file = File::create(path)
-                .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", path.display())))?;
-            copy_body(&mut reader, &headers, &mut file)?
-        }
-        None => copy_body(&mut reader, &headers, &mut std::io::stdout().lock())?,
+    let counter = match format {
+        "json" => Format::Json,
+        "ndjson" => Format::Ndjson,
+        _ => Format::Csv,
     };
-    eprintln!("{kind}: {bytes} bytes exported");
+    let (bytes, rows) = match out {
+        Some(path) => {
+            let file = File::create(path)
+                .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", path.display())))?;
+            let mut counted = Counted::new(file, kind, counter);
+            copy_body(&mut reader, &headers, &mut counted)?;
+            counted.finish()
+        }
+        None => {
+            let mut counted = Counted::new(std::io::stdout().lock(), kind, counter);
+            copy_body(&mut reader, &headers, &mut counted)?;
+            counted.finish()
+        }
+    };
+    eprintln!("{kind}: {rows} rows, {bytes} bytes exported");
     Ok(())
+}
+
+/// An export's destination that counts the bytes and rows written through it and, on a
+/// terminal, shows them as they come (the import's progress line, for the way back).
+struct Counted<W: Write> {
+    out: W,
+    kind: String,
+    bytes: u64,
+    rows: RowCounter,
+    progress: bool,
+    shown_at: u64,
+}
+
+impl<W: Write> Counted<W> {
+    fn new(out: W, kind: &str, format: Format) -> Self {
+        Counted {
+            out,
+            kind: kind.to_string(),
+            bytes: 0,
+            rows: RowCounter::new(format),
+            progress: std::io::stderr().is_terminal(),
+            shown_at: 0,
+        }
+    }
+
+    /// The bytes and rows written, once the progress line is ended.
+    fn finish(self) -> (u64, u64) {
+        if self.progress && self.shown_at > 0 {
+            eprintln!();
+        }
+        (self.bytes, self.rows.rows())
+    }
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.bytes += n as u64;
+        self.rows.feed(&buf[..n]);
+        // A line a megabyte, not one per chunk of the body.
+        if self.progress && self.bytes - self.shown_at >= 1 << 20 {
+            self.shown_at = self.bytes;
+            eprint!(
+                "\r{}: {:.1} MB received, {} rows",
+                self.kind,
+                self.bytes as f64 / 1e6,
+                self.rows.rows()
+            );
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
 }

@@ -226,8 +226,9 @@ fn has_code(e: &Error, code: &str) -> bool {
 /// with the record and updated the way the API would.
 fn update_organization(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
     let new = prepare_organization(ctx, row)?;
-    may_update(ctx, "code")?;
+    // Found first: a code recorded outside the caller's scope is `scope`, in either mode.
     let current = org_store::get(conn, ctx.vis, &new.code)?;
+    may_update(ctx, "code")?;
     if current.kind != new.kind {
         return Err(conflict(
             "kind",
@@ -368,8 +369,9 @@ fn update_member(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome>
         new, left: leave, ..
     } = prepare_member(ctx, row)?;
     let pn = new.profile_number.clone();
-    may_update(ctx, "profile_number")?;
+    // Found first: a number recorded outside the caller's scope is `scope`, in either mode.
     let current = member_store::find_visible(conn, ctx.vis, &pn)?;
+    may_update(ctx, "profile_number")?;
 
     // The row's organisation is one of the member's official memberships (the first, as
     // exports write it, or a later one); moves are the transfers import's business.
@@ -920,25 +922,6 @@ fn action(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
             "override_reason",
         ]))?
         .prepare(ctx.caller)?;
-    // An appeal's dates default to the announcement: legacy files often give only the outcome.
-    let appeal = match row.text("appeal_outcome") {
-        None => None,
-        Some(outcome) => {
-            let filed_on = row
-                .date("appeal_filed_on")
-                .or(new.announced_on)
-                .unwrap_or(new.decided_on);
-            let decided_on = row.date("appeal_decided_on").unwrap_or(filed_on);
-            let request: AppealRequest = serde_json::from_value(serde_json::json!({
-                "filed_on": filed_on,
-                "outcome": outcome,
-                "decided_on": decided_on,
-                "reduced_form": row.text("reduced_form"),
-            }))
-            .map_err(|e| Error::invalid("appeal_outcome", "invalid", e.to_string()))?;
-            Some(request.prepare()?)
-        }
-    };
     let subject_key = format!("{}:{}", new.subject_type, new.subject);
     let recorded: Option<i64> = actions::table
         .inner_join(orgs::table.on(orgs::id.eq(actions::authority_id)))
@@ -949,6 +932,7 @@ fn action(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
         .first(conn)
         .optional()?;
     let Some(id) = recorded else {
+        let appeal = appeal_of(row, new.announced_on.unwrap_or(new.decided_on))?;
         let changes = &mut ctx.summaries.lock().expect("one writer");
         let id = discipline_store::record(conn, ctx.vis, new, &ctx.by, changes)?;
         if let Some(appeal) = appeal {
@@ -956,8 +940,9 @@ fn action(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
         }
         return Ok(Outcome::Inserted);
     };
-    may_update(ctx, "decision_number")?;
+    // Found first: a decision recorded outside the caller's scope is `scope`, in either mode.
     let current = discipline_store::get(conn, ctx.vis, id)?;
+    may_update(ctx, "decision_number")?;
     if current.form != new.form || current.decided_on != new.decided_on {
         return Err(conflict(
             "form",
@@ -969,7 +954,7 @@ fn action(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
     }
     // The other facts of a recorded decision: a row that states one differently is refused,
     // not reported unchanged (no API edits a decision).
-    let stated = |column: &str| row.text(column).is_some();
+    let stated = |column: &str| row.states(column);
     refuse_differences(
         &[
             (
@@ -994,16 +979,36 @@ fn action(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
             format!("This decision is recorded with another {column}; a recorded decision is not edited.")
         },
     )?;
-    let recorded_appeal = current.appeal.filter(|a| a.outcome.is_some());
-    match (appeal, recorded_appeal) {
-        (Some(appeal), None) => {
+    // A pending appeal's filing day stands for a row that gives the outcome alone.
+    let filed_default = match &current.appeal {
+        Some(recorded) => recorded.filed_on,
+        None => current.announced_on.unwrap_or(current.decided_on),
+    };
+    let Some(appeal) = appeal_of(row, filed_default)? else {
+        return Ok(Outcome::Unchanged);
+    };
+    let Some(recorded) = current.appeal else {
+        let changes = &mut ctx.summaries.lock().expect("one writer");
+        discipline_store::record_appeal(conn, ctx.vis, id, appeal, &ctx.by, changes)?;
+        return Ok(Outcome::Updated);
+    };
+    refuse_differences(
+        &[(
+            "appeal_filed_on",
+            stated("appeal_filed_on") && appeal.filed_on != recorded.filed_on,
+        )],
+        |column| format!("The appeal is recorded with another {column}."),
+    )?;
+    match (appeal.outcome, recorded.outcome) {
+        // A row of the appeal still pending, or of a pending appeal the file now decides.
+        (None, _) => Ok(Outcome::Unchanged),
+        (Some(_), None) => {
             let changes = &mut ctx.summaries.lock().expect("one writer");
             discipline_store::record_appeal(conn, ctx.vis, id, appeal, &ctx.by, changes)?;
             Ok(Outcome::Updated)
         }
-        (Some(appeal), Some(recorded)) => {
-            let outcome = recorded.outcome.expect("filtered");
-            if appeal.outcome != Some(outcome) {
+        (Some(stated_outcome), Some(outcome)) => {
+            if stated_outcome != outcome {
                 return Err(conflict(
                     "appeal_outcome",
                     format!("The appeal is recorded as {outcome}."),
@@ -1016,10 +1021,6 @@ fn action(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
                         stated("reduced_form") && appeal.reduced_form != recorded.reduced_form,
                     ),
                     (
-                        "appeal_filed_on",
-                        stated("appeal_filed_on") && appeal.filed_on != recorded.filed_on,
-                    ),
-                    (
                         "appeal_decided_on",
                         stated("appeal_decided_on") && appeal.decided_on != recorded.decided_on,
                     ),
@@ -1028,8 +1029,31 @@ fn action(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
             )?;
             Ok(Outcome::Unchanged)
         }
-        (None, _) => Ok(Outcome::Unchanged),
     }
+}
+
+/// The appeal (khiếu nại) a decision's row states, if any: an outcome, or only the day it was
+/// filed (an appeal still pending, as the single-record API records it and exports write it).
+/// Legacy files often give only the outcome: the filing day defaults to `filed_default` (the
+/// announcement, or a recorded pending appeal's day) and an outcome's day to the filing day.
+fn appeal_of(row: &Row, filed_default: NaiveDate) -> Result<Option<discipline_store::AppealInput>> {
+    let outcome = row.text("appeal_outcome");
+    let filed_on = row.date("appeal_filed_on");
+    if outcome.is_none() && filed_on.is_none() {
+        return Ok(None);
+    }
+    let filed_on = filed_on.unwrap_or(filed_default);
+    let decided_on = row
+        .date("appeal_decided_on")
+        .or(outcome.is_some().then_some(filed_on));
+    let request: AppealRequest = serde_json::from_value(serde_json::json!({
+        "filed_on": filed_on,
+        "outcome": outcome,
+        "decided_on": decided_on,
+        "reduced_form": row.text("reduced_form"),
+    }))
+    .map_err(|e| Error::invalid("appeal_outcome", "invalid", e.to_string()))?;
+    Ok(Some(request.prepare()?))
 }
 
 fn award(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
@@ -1062,7 +1086,13 @@ fn award(conn: &mut DbConn, ctx: &Context, row: &Row) -> Result<Outcome> {
         return Ok(Outcome::Inserted);
     };
     may_update(ctx, "tier")?;
-    if (awarded_on, posthumous, early) != (new.awarded_on, new.posthumous, new.early) {
+    // An empty flag keeps what is recorded, as any empty cell does.
+    let flag_differs =
+        |column: &str, stated: bool, recorded: bool| row.states(column) && stated != recorded;
+    if awarded_on != new.awarded_on
+        || flag_differs("posthumous", new.posthumous, posthumous)
+        || flag_differs("early", new.early, early)
+    {
         return Err(conflict(
             "awarded_on",
             format!(

@@ -39,6 +39,9 @@ pub struct Column {
     pub name: &'static str,
     pub cell: Cell,
     pub required: bool,
+    /// The cell read when a row leaves it empty, for a column that is part of the key: an
+    /// absent value and its default are then one key.
+    pub default: Option<&'static str>,
 }
 
 const fn req(name: &'static str, cell: Cell) -> Column {
@@ -46,6 +49,7 @@ const fn req(name: &'static str, cell: Cell) -> Column {
         name,
         cell,
         required: true,
+        default: None,
     }
 }
 
@@ -54,6 +58,16 @@ const fn opt(name: &'static str, cell: Cell) -> Column {
         name,
         cell,
         required: false,
+        default: None,
+    }
+}
+
+const fn defaulted(name: &'static str, cell: Cell, default: &'static str) -> Column {
+    Column {
+        name,
+        cell,
+        required: false,
+        default: Some(default),
     }
 }
 
@@ -103,7 +117,7 @@ const TRANSFERS: &[Column] = &[
     req("profile_number", Cell::Text),
     req("organization_code", Cell::Text),
     req("on", Cell::Date),
-    opt("kind", Cell::MembershipKind),
+    defaulted("kind", Cell::MembershipKind, "official"),
     opt("until", Cell::Date),
 ];
 
@@ -216,7 +230,8 @@ impl Kind {
             Kind::OrganizationMoves => &["code", "on"],
             Kind::Exemptions | Kind::PartyAgeGaps => &["profile_number", "from"],
             Kind::Positions => &["profile_number", "title", "from"],
-            Kind::Transfers => &["profile_number", "on"],
+            // An official move and a temporary activity may start on one day.
+            Kind::Transfers => &["profile_number", "on", "kind"],
             Kind::MemberRatings => &["profile_number", "year"],
             Kind::OrganizationRatings | Kind::AdmissionTargets => &["organization_code", "year"],
             Kind::DisciplinaryActions => &["authority_code", "decision_number", "subject"],
@@ -279,7 +294,12 @@ pub fn typed(kind: Kind, record: &Record) -> Result<Row, Vec<FieldError>> {
     let mut values = Map::new();
     let mut errors = Vec::new();
     for column in kind.columns() {
-        match record.values.get(column.name) {
+        match record
+            .values
+            .get(column.name)
+            .map(String::as_str)
+            .or(column.default)
+        {
             None => {
                 if column.required && record.keys.iter().any(|k| k == column.name) {
                     errors.push(FieldError::new(
@@ -339,6 +359,11 @@ fn read_cell(cell: Cell, text: &str, from_json_number: bool) -> Result<Value, St
 }
 
 impl Row {
+    /// Whether the row gives the column a value (an empty cell gives none).
+    pub fn states(&self, name: &str) -> bool {
+        self.values.contains_key(name)
+    }
+
     pub fn text(&self, name: &str) -> Option<&str> {
         self.values.get(name).and_then(Value::as_str)
     }

@@ -62,6 +62,25 @@ fn error(row: Option<usize>, message: impl Into<String>) -> ReadError {
     }
 }
 
+/// The most bytes one record (a CSV record, an NDJSON line, an element of a JSON array) may
+/// take. A member's row is a few hundred bytes; without a bound, a body of one endless line
+/// or cell would be held whole in memory, however the rest is streamed.
+pub const MAX_RECORD_BYTES: usize = 1 << 20;
+
+fn too_long(row: usize) -> ReadError {
+    let what = match row {
+        0 => "The header row".to_string(),
+        row => format!("Row {row}"),
+    };
+    error(
+        (row > 0).then_some(row),
+        format!(
+            "{what} is longer than {} MB: is a line break or a closing quote missing?",
+            MAX_RECORD_BYTES >> 20
+        ),
+    )
+}
+
 /// Skips a UTF-8 byte order mark.
 fn without_bom<R: Read>(reader: R) -> Result<BufReader<R>, ReadError> {
     let mut reader = BufReader::with_capacity(64 * 1024, reader);
@@ -171,23 +190,24 @@ fn quote_error(e: &csv::Error) -> Option<ReadError> {
     match e.kind() {
         csv::ErrorKind::Io(io) => io
             .get_ref()
-            .and_then(|inner| inner.downcast_ref::<BrokenQuote>())
+            .and_then(|inner| inner.downcast_ref::<Carried>())
             .map(|broken| broken.0.clone()),
         _ => None,
     }
 }
 
-/// A quoting error found by [`QuoteCheck`], carried through the CSV reader as an I/O error.
+/// An error found on the bytes' way to a parser ([`QuoteCheck`], [`ElementLimit`]), carried
+/// through the parser as an I/O error.
 #[derive(Debug)]
-struct BrokenQuote(ReadError);
+struct Carried(ReadError);
 
-impl std::fmt::Display for BrokenQuote {
+impl std::fmt::Display for Carried {
     fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str(&self.0.message)
     }
 }
 
-impl std::error::Error for BrokenQuote {}
+impl std::error::Error for Carried {}
 
 /// Where the bytes read so far leave a CSV field, for [`QuoteCheck`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,6 +233,8 @@ struct QuoteCheck<R> {
     in_record: bool,
     /// The data row whose quote is open.
     opened_at: usize,
+    /// Bytes of the current record so far ([`MAX_RECORD_BYTES`]).
+    record_bytes: usize,
     failed: Option<ReadError>,
 }
 
@@ -224,6 +246,7 @@ impl<R> QuoteCheck<R> {
             records: 0,
             in_record: false,
             opened_at: 0,
+            record_bytes: 0,
             failed: None,
         }
     }
@@ -243,6 +266,7 @@ impl<R> QuoteCheck<R> {
                 Step::LineBreak if self.in_record => {
                     self.records += 1;
                     self.in_record = false;
+                    self.record_bytes = 0;
                 }
                 Step::QuoteInUnquoted => {
                     return Err(self.at(
@@ -261,6 +285,12 @@ impl<R> QuoteCheck<R> {
                 _ => {}
             }
             self.field = field;
+            if self.in_record {
+                self.record_bytes += 1;
+                if self.record_bytes > MAX_RECORD_BYTES {
+                    return Err(too_long(self.records));
+                }
+            }
             // A line break inside quotes belongs to a record already begun (by its quote).
             if !matches!(b, b'\n' | b'\r') {
                 self.in_record = true;
@@ -426,7 +456,7 @@ impl RowCounter {
 }
 
 fn broken(e: ReadError) -> std::io::Error {
-    std::io::Error::new(std::io::ErrorKind::InvalidData, BrokenQuote(e))
+    std::io::Error::new(std::io::ErrorKind::InvalidData, Carried(e))
 }
 
 fn record_from(row: usize, object: Map<String, Value>) -> Result<Record, ReadError> {
@@ -463,33 +493,136 @@ fn record_from(row: usize, object: Map<String, Value>) -> Result<Record, ReadErr
     })
 }
 
+/// One object a line, each line read up to [`MAX_RECORD_BYTES`]; blank lines are skipped.
 fn read_ndjson<R: BufRead>(
-    reader: R,
+    mut reader: R,
     each: &mut impl FnMut(Record) -> bool,
 ) -> Result<usize, ReadError> {
     let mut count = 0;
-    for (i, line) in reader.lines().enumerate() {
-        let line = line.map_err(|e| {
-            error(
-                Some(i + 1),
-                format!("Line {} could not be read: {e}", i + 1),
-            )
-        })?;
-        if line.trim().is_empty() {
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let row = count + 1;
+        let read = (&mut reader)
+            .take(MAX_RECORD_BYTES as u64 + 1)
+            .read_until(b'\n', &mut line)
+            .map_err(|e| error(Some(row), format!("Row {row} could not be read: {e}")))?;
+        if read == 0 {
+            break;
+        }
+        if line.len() > MAX_RECORD_BYTES && line.last() != Some(&b'\n') {
+            return Err(too_long(row));
+        }
+        let text = std::str::from_utf8(&line)
+            .map_err(|e| error(Some(row), format!("Row {row} is not valid UTF-8: {e}")))?;
+        if text.trim().is_empty() {
             continue;
         }
-        count += 1;
-        let object: Map<String, Value> = serde_json::from_str(&line).map_err(|e| {
-            error(
-                Some(count),
-                format!("Row {count} is not a JSON object: {e}"),
-            )
-        })?;
-        if !each(record_from(count, object)?) {
+        count = row;
+        let object: Map<String, Value> = serde_json::from_str(text)
+            .map_err(|e| error(Some(row), format!("Row {row} is not a JSON object: {e}")))?;
+        if !each(record_from(row, object)?) {
             break;
         }
     }
     Ok(count)
+}
+
+/// A JSON body on its way to the parser, with each element of the top-level array held to
+/// [`MAX_RECORD_BYTES`] (the parser keeps a whole element, and a string, in memory). Tracks
+/// strings and nesting as [`RowCounter`] does.
+struct ElementLimit<R> {
+    inner: R,
+    depth: u32,
+    in_string: bool,
+    escaped: bool,
+    /// Elements begun, and the bytes of the current one.
+    elements: usize,
+    element_bytes: usize,
+    /// Where the last byte read lies (line and column from 1, as `serde_json` reports an
+    /// error), where the current element began, and the first `,` or `]` after it: a parse
+    /// error between the two is the element's (the parser reads on to the array's end after
+    /// an error, so where reading stopped does not tell).
+    at: (usize, usize),
+    element_at: (usize, usize),
+    separator_at: Option<(usize, usize)>,
+}
+
+impl<R> ElementLimit<R> {
+    fn new(inner: R) -> Self {
+        ElementLimit {
+            inner,
+            depth: 0,
+            in_string: false,
+            escaped: false,
+            elements: 0,
+            element_bytes: 0,
+            at: (1, 0),
+            element_at: (0, 0),
+            separator_at: None,
+        }
+    }
+
+    fn check(&mut self, bytes: &[u8]) -> Result<(), ReadError> {
+        for &b in bytes {
+            self.at = match b {
+                b'\n' => (self.at.0 + 1, 0),
+                _ => (self.at.0, self.at.1 + 1),
+            };
+            if self.in_string {
+                match (self.escaped, b) {
+                    (true, _) => self.escaped = false,
+                    (false, b'\\') => self.escaped = true,
+                    (false, b'"') => self.in_string = false,
+                    _ => {}
+                }
+            } else {
+                match b {
+                    b'"' => self.in_string = true,
+                    b'{' | b'[' => {
+                        if self.depth == 1 {
+                            self.elements += 1;
+                            self.element_bytes = 0;
+                            self.element_at = self.at;
+                            self.separator_at = None;
+                        }
+                        self.depth += 1;
+                    }
+                    b',' | b']' if self.depth == 1 => {
+                        self.separator_at.get_or_insert(self.at);
+                        self.depth -= u32::from(b == b']');
+                    }
+                    b'}' | b']' => self.depth = self.depth.saturating_sub(1),
+                    _ => {}
+                }
+            }
+            // Inside an element, or a string at the top level (a lone huge value).
+            if self.depth >= 2 || self.in_string {
+                self.element_bytes += 1;
+                if self.element_bytes > MAX_RECORD_BYTES {
+                    return Err(too_long(self.elements.max(1)));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<R> ElementLimit<R> {
+    /// The row of the element that holds the position `at`, if any.
+    fn element_of(&self, at: (usize, usize)) -> Option<usize> {
+        (self.elements > 0
+            && at >= self.element_at
+            && self.separator_at.is_none_or(|separator| at <= separator))
+        .then_some(self.elements)
+    }
+}
+
+impl<R: Read> Read for ElementLimit<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.check(&buf[..n]).map(|_| n).map_err(broken)
+    }
 }
 
 /// A JSON array read element by element: `serde_json` hands each object to the callback as
@@ -542,20 +675,32 @@ fn read_json<R: Read>(
         failure: None,
         stopped: None,
     };
-    let mut deserializer = serde_json::Deserializer::from_reader(reader);
+    let mut limited = ElementLimit::new(reader);
+    let mut deserializer = serde_json::Deserializer::from_reader(&mut limited);
     let result = (&mut elements)
         .deserialize(&mut deserializer)
         .and_then(|n| deserializer.end().map(|_| n));
+    drop(deserializer);
     if let Some(count) = elements.stopped {
         return Ok(count);
     }
     match (result, elements.failure) {
         (_, Some(failure)) => Err(failure),
         (Ok(n), None) => Ok(n),
-        (Err(e), None) => Err(error(
-            None,
-            format!("The body is not a JSON array of objects: {e}"),
-        )),
+        (Err(e), None) if e.is_io() => {
+            let io = std::io::Error::from(e);
+            match io.get_ref().and_then(|i| i.downcast_ref::<Carried>()) {
+                Some(carried) => Err(carried.0.clone()),
+                None => Err(error(None, format!("The body could not be read: {io}"))),
+            }
+        }
+        (Err(e), None) => {
+            let row = limited.element_of((e.line(), e.column()));
+            Err(error(
+                row,
+                format!("The body is not a JSON array of objects: {e}"),
+            ))
+        }
     }
 }
 
@@ -726,6 +871,62 @@ mod tests {
         assert_eq!(all(Format::Csv, body.as_bytes()).unwrap().len(), 3);
         assert_eq!(counted(Format::Csv, "code,name\n"), (0, 0));
         assert_eq!(counted(Format::Csv, ""), (0, 0));
+    }
+
+    /// A record longer than `MAX_RECORD_BYTES` is refused, naming its row, in every format
+    /// (an endless cell, line or element would otherwise be held whole); the rows before it
+    /// are read, and a long record under the bound is read whole.
+    #[test]
+    fn a_record_past_the_bound_is_refused_with_its_row() {
+        let long = "x".repeat(MAX_RECORD_BYTES + 10);
+        let near = "y".repeat(MAX_RECORD_BYTES - 100);
+        let csv = format!("code,name\nHG,{near}\nVT,\"{long}\"\n");
+        let e = all(Format::Csv, csv.as_bytes()).unwrap_err();
+        assert_eq!(e.row, Some(2), "{e:?}");
+        assert!(e.message.contains("longer than 1 MB"), "{e:?}");
+        let header = format!("code,{long}\nHG\n");
+        assert_eq!(all(Format::Csv, header.as_bytes()).unwrap_err().row, None);
+        let fine = format!("code,name\nHG,{near}\n");
+        assert_eq!(
+            all(Format::Csv, fine.as_bytes()).unwrap()[0].values["name"],
+            near
+        );
+
+        let ndjson = format!("{{\"code\": \"HG\"}}\n\n{{\"code\": \"{long}\"}}\n");
+        let e = all(Format::Ndjson, ndjson.as_bytes()).unwrap_err();
+        assert_eq!(e.row, Some(2), "{e:?}");
+        let endless = format!("{{\"code\": \"{long}");
+        assert_eq!(
+            all(Format::Ndjson, endless.as_bytes()).unwrap_err().row,
+            Some(1)
+        );
+        let fine = format!("{{\"code\": \"{near}\"}}\n");
+        assert_eq!(all(Format::Ndjson, fine.as_bytes()).unwrap().len(), 1);
+
+        let json = format!("[{{\"code\": \"HG\"}}, {{\"code\": \"{long}\"}}]");
+        let e = all(Format::Json, json.as_bytes()).unwrap_err();
+        assert_eq!(e.row, Some(2), "{e:?}");
+        assert!(e.message.contains("longer than 1 MB"), "{e:?}");
+        let fine = format!("[{{\"code\": \"{near}\"}}, {{\"code\": \"{near}\"}}]");
+        assert_eq!(all(Format::Json, fine.as_bytes()).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn broken_json_inside_an_element_names_its_row() {
+        let e = all(Format::Json, b"[{\"code\": \"HG\"}, {\"code\": }]").unwrap_err();
+        assert_eq!(e.row, Some(2), "{e:?}");
+        let e = all(Format::Json, b"[{\"code\": \"HG\"}, ]").unwrap_err();
+        assert_eq!(e.row, None, "between elements: {e:?}");
+    }
+
+    #[test]
+    fn invalid_utf8_in_ndjson_names_the_data_row_not_the_line() {
+        let e = all(
+            Format::Ndjson,
+            b"{\"code\": \"HG\"}\n\n\n{\"code\": \"\xff\"}\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.row, Some(2), "{e:?}");
     }
 
     #[test]

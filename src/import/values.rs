@@ -8,12 +8,27 @@ use crate::domain::organization::OrgKind;
 use crate::domain::rating::Level;
 use crate::domain::text::fold;
 
-/// `YYYY-MM-DD` or `DD/MM/YYYY`; an impossible day (31/02/2024) is an error.
+/// `YYYY-MM-DD` or `DD/MM/YYYY` (day and month of one or two digits); an impossible day
+/// (31/02/2024) is an error. The year has four digits: chrono's `%Y` alone would read
+/// `15/01/25` as the year 25, a date no rule refuses everywhere.
 pub fn date(cell: &str) -> Result<NaiveDate, String> {
     let cell = cell.trim();
-    NaiveDate::parse_from_str(cell, "%Y-%m-%d")
-        .or_else(|_| NaiveDate::parse_from_str(cell, "%d/%m/%Y"))
-        .map_err(|_| format!("\"{cell}\" is not a date (YYYY-MM-DD or DD/MM/YYYY)."))
+    let number = |part: &str, digits: std::ops::RangeInclusive<usize>| {
+        (digits.contains(&part.len()) && part.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| part.parse::<u32>().ok())
+            .flatten()
+    };
+    let parts: Vec<&str> = cell.split(['-', '/']).collect();
+    let (year, month, day) = match parts.as_slice() {
+        [y, m, d] if cell.contains('-') && !cell.contains('/') => (y, m, d),
+        [d, m, y] if cell.contains('/') && !cell.contains('-') => (y, m, d),
+        _ => (&"", &"", &""),
+    };
+    number(year, 4..=4)
+        .zip(number(month, 1..=2))
+        .zip(number(day, 1..=2))
+        .and_then(|((y, m), d)| NaiveDate::from_ymd_opt(y as i32, m, d))
+        .ok_or_else(|| format!("\"{cell}\" is not a date (YYYY-MM-DD or DD/MM/YYYY)."))
 }
 
 /// `true`/`false`/`1`/`0`, any case.
@@ -25,10 +40,15 @@ pub fn boolean(cell: &str) -> Result<bool, String> {
     }
 }
 
+/// A whole number as the API's fields hold it (years, tiers, scores, targets: 32 bits), so a
+/// number too large is refused on its own column, not by the request as a whole.
 pub fn integer(cell: &str) -> Result<i64, String> {
-    cell.trim()
-        .parse()
-        .map_err(|_| format!("\"{}\" is not a whole number.", cell.trim()))
+    let cell = cell.trim();
+    match cell.parse::<i64>() {
+        Ok(n) if i32::try_from(n).is_ok() => Ok(n),
+        Ok(_) => Err(format!("\"{cell}\" is too large a number.")),
+        Err(_) => Err(format!("\"{cell}\" is not a whole number.")),
+    }
 }
 
 /// Reads an enumeration by any of its names, compared without case or diacritics.
@@ -250,6 +270,35 @@ mod tests {
         assert!(date("31/02/2024").is_err());
         assert!(date("2024-13-01").is_err());
         assert!(date("02/29/2024").is_err());
+    }
+
+    #[test]
+    fn a_date_has_a_four_digit_year_and_one_form() {
+        let day = NaiveDate::from_ymd_opt(2025, 1, 5).unwrap();
+        assert_eq!(date("5/1/2025"), Ok(day));
+        assert_eq!(date("2025-1-5"), Ok(day));
+        for bad in [
+            "15/01/25",
+            "01/01/04",
+            "24-05-01",
+            "0024-05",
+            "2024/05/01",
+            "01-05-2024",
+            "2024-05-01/",
+            "+2024-05-01",
+            "2024-005-01",
+            "",
+        ] {
+            assert!(date(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn numbers_past_32_bits_are_refused_on_their_own() {
+        assert_eq!(integer(" 2147483647 "), Ok(2_147_483_647));
+        assert_eq!(integer("-2147483648"), Ok(-2_147_483_648));
+        assert!(integer("3000000000").unwrap_err().contains("too large"));
+        assert!(integer("99999999999999999999").is_err());
     }
 
     #[test]

@@ -163,12 +163,13 @@ fn parent_spans(conn: &mut DbConn) -> Result<Vec<ParentSpan>> {
 
 /// Each exported organisation's parent as the organisations file writes it: the one it was
 /// established under, whose later moves are `organization-moves` rows; when that parent is not
-/// exported (a subtree's export), the current one, and no moves; none for the export's root.
-/// The flag says whether the parent is the first one.
+/// exported (a subtree's export), the current one, and no moves. So a subtree export's root
+/// names its current parent: the file imports into a database that holds that parent (left
+/// out, the root's row was refused there as a root that is not one). The flag says whether
+/// the parent is the first one.
 fn file_parents(
     spans: &[ParentSpan],
     exported: &std::collections::HashSet<i64>,
-    root: Option<i64>,
 ) -> HashMap<i64, (i64, String, bool)> {
     let mut first: HashMap<i64, (i64, &String)> = HashMap::new();
     let mut current: HashMap<i64, (i64, &String)> = HashMap::new();
@@ -178,7 +179,6 @@ fn file_parents(
     }
     exported
         .iter()
-        .filter(|id| Some(**id) != root)
         .filter_map(|id| {
             let chosen = match first.get(id) {
                 Some((p, c)) if exported.contains(p) => (*p, (*c).clone(), true),
@@ -196,7 +196,7 @@ fn file_parents(
 fn organization_rows(conn: &mut DbConn, scope: Scope) -> Result<Vec<ExportRow>> {
     let list = organization_list(conn, scope)?;
     let exported = list.iter().map(|o| o.0).collect();
-    let parents = file_parents(&parent_spans(conn)?, &exported, scope.root);
+    let parents = file_parents(&parent_spans(conn)?, &exported);
     let depth = |mut id: i64| {
         let mut d = 0;
         // Bounded: a parent is established before its child, so the chain ends, but a
@@ -238,7 +238,7 @@ fn move_rows(conn: &mut DbConn, scope: Scope) -> Result<Vec<ExportRow>> {
     let code: HashMap<i64, String> = list.iter().map(|o| (o.0, o.1.clone())).collect();
     let exported = code.keys().copied().collect();
     let spans = parent_spans(conn)?;
-    let parents = file_parents(&spans, &exported, scope.root);
+    let parents = file_parents(&spans, &exported);
     let mut moves: Vec<(NaiveDate, &String, &String)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (org, parent, parent_code, from) in &spans {

@@ -1713,3 +1713,222 @@ async fn a_large_import_leaves_its_tables_vacuumed_and_a_small_one_leaves_them_a
         .expect(200);
     assert_eq!(vacuums(&app, "members"), 1, "small writes are autovacuum's");
 }
+
+/// A decision's appeal still pending (a filing day, no outcome) is imported as the
+/// single-record API records it and as exports write it; a later row giving the outcome
+/// decides it, and the pending row then agrees with the decided appeal. A two-digit year is
+/// not a date.
+#[tokio::test]
+async fn a_pending_appeal_is_imported_and_a_later_row_decides_it() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    loaded(&app, &admin).await;
+    let head = "subject_type,subject,form,decision_number,authority_code,decided_on,announced_on,appeal_filed_on,appeal_outcome,appeal_decided_on\n";
+    let pending =
+        format!("{head}member,HG-001,khiển trách,21-QĐ,VT,2024-03-01,2024-03-05,2024-03-20,,\n");
+    let appeal = || async {
+        let list = app.get("/api/v1/disciplinary-actions", &admin).await;
+        list.expect(200);
+        list.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["decision_number"] == "21-QĐ")
+            .expect("the decision")["appeal"]
+            .clone()
+    };
+    let first = app
+        .import_csv(&admin, "disciplinary-actions", &pending)
+        .await;
+    first.expect(200);
+    assert_eq!(first.body["inserted"], 1, "{}", first.text);
+    assert_eq!(
+        appeal().await,
+        json!({"filed_on": "2024-03-20", "outcome": null, "decided_on": null, "reduced_form": null})
+    );
+    let again = app
+        .import_csv(&admin, "disciplinary-actions", &pending)
+        .await;
+    again.expect(200);
+    assert_eq!(again.body["unchanged"], 1, "{}", again.text);
+    let exported = app.export(&admin, "disciplinary-actions", "").await;
+    assert!(exported.contains("2024-03-20"), "{exported}");
+    let back = app
+        .import_csv(&admin, "disciplinary-actions", &exported)
+        .await;
+    back.expect(200);
+    assert_eq!(back.body["unchanged"], 1, "{}", back.text);
+
+    // The outcome alone: the filing day stays the recorded one.
+    let decided =
+        format!("{head}member,HG-001,khiển trách,21-QĐ,VT,2024-03-01,,,upheld,2024-04-02\n");
+    let answer = app
+        .import_csv(&admin, "disciplinary-actions", &decided)
+        .await;
+    answer.expect(200);
+    assert_eq!(answer.body["updated"], 1, "{}", answer.text);
+    assert_eq!(
+        appeal().await,
+        json!({"filed_on": "2024-03-20", "outcome": "upheld", "decided_on": "2024-04-02", "reduced_form": null})
+    );
+    let pending_again = app
+        .import_csv(&admin, "disciplinary-actions", &pending)
+        .await;
+    pending_again.expect(200);
+    assert_eq!(pending_again.body["unchanged"], 1);
+    let other_day = app
+        .import_csv(
+            &admin,
+            "disciplinary-actions",
+            &pending.replace("2024-03-20", "2024-03-21"),
+        )
+        .await;
+    other_day.expect_problem(422, Some("import.conflicts_with_record"));
+    assert_eq!(other_day.body["errors"][0]["field"], "appeal_filed_on");
+
+    let short_year = app
+        .import_csv(
+            &admin,
+            "disciplinary-actions",
+            &format!("{head}member,HG-002,khiển trách,22-QĐ,VT,01/05/24,,,,\n"),
+        )
+        .await;
+    short_year.expect_problem(422, Some("invalid"));
+    assert_eq!(short_year.body["errors"][0]["field"], "decided_on");
+}
+
+/// An official move and a temporary activity that start on one day are two records, so two
+/// rows with two keys (`profile_number + on + kind`, the kind `official` when left empty): a
+/// file gives both, and the export of both imports back unchanged.
+#[tokio::test]
+async fn an_official_move_and_a_temporary_activity_on_one_day_are_two_rows() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    loaded(&app, &admin).await;
+    let file = "profile_number,organization_code,on,kind,until\nHG-001,B1,2022-01-01,,\nHG-001,A1,2022-01-01,tạm thời,2022-06-01\n";
+    let answer = app.import_csv(&admin, "transfers", file).await;
+    answer.expect(200);
+    assert_eq!(answer.body["inserted"], 2, "{}", answer.text);
+    let again = app.import_csv(&admin, "transfers", file).await;
+    again.expect(200);
+    assert_eq!(again.body["unchanged"], 2, "{}", again.text);
+    let exported = app.export(&admin, "transfers", "").await;
+    assert_eq!(
+        exported
+            .lines()
+            .filter(|l| l.starts_with("HG-001,") && l.contains("2022-01-01"))
+            .count(),
+        2,
+        "{exported}"
+    );
+    let back = app.import_csv(&admin, "transfers", &exported).await;
+    back.expect(200);
+    assert_eq!(back.body["inserted"], 0, "{}", back.text);
+    // The same kind twice on one day is still one key given twice, whether the kind is
+    // written or left to its default.
+    let twice = "profile_number,organization_code,on,kind\nHG-002,B1,2023-01-01,official\nHG-002,P1,2023-01-01,\n";
+    let refused = app.import_csv(&admin, "transfers", twice).await;
+    refused.expect_problem(422, Some("import.duplicate_key"));
+    assert_eq!(refused.body["errors"][0]["row"], 2);
+}
+
+/// `mode=insert` finds a key first: one recorded outside the caller's scope is `scope`, as
+/// in `mode=upsert`, not `import.exists` (which would tell a clerk what another province
+/// holds).
+#[tokio::test]
+async fn insert_mode_refuses_a_key_recorded_outside_the_scope_as_out_of_scope() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    loaded(&app, &admin).await;
+    app.insert_user("clerk", Role::Clerk, Some("VT"));
+    let clerk = app.token("clerk").await;
+    let member = MEMBERS
+        .lines()
+        .filter(|l| l.starts_with('\u{feff}') || l.starts_with("HG-003,"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let organisation = "code,name,kind,parent_code,established_on\nB1,Chi bộ Cơ quan,grassroots_branch,NB,2004-01-01\n";
+    for mode in ["upsert", "insert"] {
+        for (kind, body, field) in [
+            ("members", member.clone(), "organization_code"),
+            ("organizations", organisation.to_string(), "code"),
+        ] {
+            let answer = app
+                .import(&clerk, kind, &format!("?mode={mode}"), "text/csv", body)
+                .await;
+            answer.expect_problem(422, Some("scope"));
+            assert_eq!(
+                answer.body["errors"][0]["field"], field,
+                "{mode} {kind}: {}",
+                answer.text
+            );
+        }
+    }
+}
+
+/// An award row that leaves `early` or `posthumous` empty keeps what is recorded, as any
+/// empty cell does; a row that states the flag otherwise is refused.
+#[tokio::test]
+async fn an_award_row_without_its_flags_agrees_with_an_early_award() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    loaded(&app, &admin).await;
+    // HG-003 was admitted on 1975-01-01: 40 years on 2015-01-01, this award four months early.
+    let early = "profile_number,tier,awarded_on,early\nHG-003,40,2014-09-02,true\n";
+    app.import_csv(&admin, "insignia-awards", early)
+        .await
+        .expect(200);
+    let without = app
+        .import_csv(
+            &admin,
+            "insignia-awards",
+            "profile_number,tier,awarded_on,early,posthumous\nHG-003,40,2014-09-02,,\n",
+        )
+        .await;
+    without.expect(200);
+    assert_eq!(without.body["unchanged"], 1, "{}", without.text);
+    let otherwise = app
+        .import_csv(
+            &admin,
+            "insignia-awards",
+            "profile_number,tier,awarded_on,early\nHG-003,40,2014-09-02,false\n",
+        )
+        .await;
+    otherwise.expect_problem(422, Some("import.conflicts_with_record"));
+}
+
+/// A subtree's export names its root's current parent, so that it imports into a database
+/// that holds that parent (the root's row without it was refused there as a root that is
+/// not one), and back into its own unchanged.
+#[tokio::test]
+async fn a_subtree_export_names_its_roots_parent_and_imports_where_that_parent_is() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    loaded(&app, &admin).await;
+    let exported = app.export(&admin, "organizations", "?under=VT").await;
+    assert!(
+        exported
+            .lines()
+            .any(|l| l.starts_with("VT,") && l.contains(",HG,")),
+        "{exported}"
+    );
+    let back = app.import_csv(&admin, "organizations", &exported).await;
+    back.expect(200);
+    assert_eq!(back.body["unchanged"], 3, "{}", back.text);
+
+    let other = spawn_app().await;
+    let other_admin = other.admin().await;
+    other
+        .import_csv(
+            &other_admin,
+            "organizations",
+            "code,name,kind,established_on\nHG,Đảng bộ tỉnh Hậu Giang,provincial_committee,2004-01-01\n",
+        )
+        .await
+        .expect(200);
+    let answer = other
+        .import_csv(&other_admin, "organizations", &exported)
+        .await;
+    answer.expect(200);
+    assert_eq!(answer.body["inserted"], 3, "{}", answer.text);
+}

@@ -318,11 +318,23 @@ async fn import_and_export_from_the_command_line() {
     let csv = std::fs::read_to_string(&out).unwrap();
     assert!(csv.starts_with("profile_number,"), "{csv}");
     assert!(csv.contains("HG-1,") && csv.contains("1987-04-23"), "{csv}");
+    let members_exported = csv.lines().count() - 1;
+    assert!(
+        String::from_utf8_lossy(&exported.stderr).contains(&format!(
+            "members: {members_exported} rows, {} bytes exported",
+            csv.len()
+        )),
+        "{exported:?}"
+    );
     let to_stdout = run(&["export", "--kind", "organizations", "--format", "ndjson"]);
     assert_eq!(to_stdout.status.code(), Some(0));
     assert_eq!(
         String::from_utf8_lossy(&to_stdout.stdout).lines().count(),
         2
+    );
+    assert!(
+        String::from_utf8_lossy(&to_stdout.stderr).contains("organizations: 2 rows"),
+        "{to_stdout:?}"
     );
 
     // Usage and connection errors.
